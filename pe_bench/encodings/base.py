@@ -1,0 +1,101 @@
+"""The small interface every positional encoding implements.
+
+An encoding works through exactly one of three hooks, chosen by its family; the other two
+return ``None`` and cost nothing:
+
+- ``embedding(positions)``: a (T, d_model) tensor added to the token embeddings
+  (sinusoidal, learned absolute);
+- ``rotation(positions)``: a rotation applied to queries and keys in every layer (RoPE);
+- ``attention_bias()``: a bias on the attention logits, built once per forward and shared by
+  every layer (T5, ALiBi).
+
+Every hook takes positions explicitly (a LongTensor of shape (T,), shared by the batch) and
+never assumes ``arange(T)``: that is what makes cached decoding, offsets, sliding windows and
+extrapolation correct.
+
+Shape letters: B batch, H heads, T or Tq queries, S key slots, D head_dim.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from enum import Enum
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from pe_bench.encodings.rope import Rotation
+
+#: flex_attention's score_mod: (score, batch, head, q_idx, kv_idx) -> new score.
+ScoreMod = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
+
+
+class Family(str, Enum):
+    """Where an encoding injects position information."""
+
+    EMBEDDING = "embedding"  # added to token embeddings before the first layer
+    ROTARY = "rotary"  # rotates queries and keys in every layer
+    BIAS = "bias"  # adds a bias to every attention logit
+    NONE = "none"  # no positional information; the causal mask alone orders tokens
+
+
+class AttentionBias(ABC):
+    """A bias on attention logits that depends on the head and on query and key positions.
+
+    It is added after the 1/sqrt(head_dim) scaling, so it is never scaled itself.
+    Backends use it in one of two ways: ``materialize`` builds the dense (H, Tq, S) tensor
+    (eager and SDPA), ``score_mod`` computes one entry at a time inside a flex_attention
+    kernel, so the dense tensor never exists.
+    """
+
+    @abstractmethod
+    def materialize(self, q_pos: Tensor, k_pos: Tensor) -> Tensor:
+        """Dense bias of shape (H, Tq, S) for query positions (Tq,) and key positions (S,)."""
+
+    @abstractmethod
+    def score_mod(self, q_pos: Tensor, k_pos: Tensor) -> ScoreMod:
+        """A flex_attention score_mod adding the same bias as ``materialize``."""
+
+
+class PositionalEncoding(nn.Module):
+    """Base class: declares the family and answers all three hooks with ``None``.
+
+    Args:
+        d_model: model width.
+        n_heads: number of attention heads.
+        max_len: the model's maximum length; only encodings with a position table use it.
+        causal: whether attention is causal (decoder) or bidirectional (encoder).
+    """
+
+    name: ClassVar[str]
+    family: ClassVar[Family]
+    description: ClassVar[str]
+    #: largest number of positions the encoding can represent, or None if unbounded
+    max_len: int | None = None
+
+    def __init__(self, *, d_model: int, n_heads: int, max_len: int, causal: bool = True) -> None:
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.head_dim = d_model // n_heads
+        self.causal = causal
+
+    def embedding(self, positions: Tensor, dtype: torch.dtype) -> Tensor | None:
+        """(T, d_model) vectors to add to the token embeddings at these positions, or None."""
+        return None
+
+    def rotation(self, positions: Tensor, dtype: torch.dtype) -> Rotation | None:
+        """The rotation to apply to queries or keys at these positions, or None."""
+        return None
+
+    def attention_bias(self, dtype: torch.dtype) -> AttentionBias | None:
+        """The bias on attention logits, built once per forward pass, or None."""
+        return None
+
+    def extra_repr(self) -> str:
+        return f"family={self.family.value}, max_len={self.max_len}"

@@ -1,0 +1,23 @@
+"""Exceptions that carry a message meant for the user.
+
+The CLI turns ``InputError`` into a one-line message and exit code 2; suites turn
+``Unsupported`` into a result row with ``supported = false`` and the reason, and go on.
+"""
+
+from __future__ import annotations
+
+
+class PeBenchError(Exception):
+    """Base class for errors pe-bench raises on purpose."""
+
+
+class InputError(PeBenchError, ValueError):
+    """Bad input from the user: a name, a number or a path that is not allowed."""
+
+
+class Unsupported(PeBenchError):
+    """A combination that cannot run here (e.g. flex backward on CPU); the reason is the message."""
+
+
+class PositionOutOfRange(Unsupported, ValueError):
+    """A position the encoding has no entry for (learned absolute past its table)."""

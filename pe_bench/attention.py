@@ -1,0 +1,184 @@
+"""Attention backends: ``eager``, ``sdpa`` and ``flex``, chosen by name.
+
+All three compute softmax(Q K^T / sqrt(D) + bias) V under the same mask and agree to
+float32 round-off:
+
+- ``eager``: the formula written out; the bias and the mask are materialized.
+- ``sdpa``: torch's scaled_dot_product_attention. No bias and a plain causal mask run the
+  fused kernel (``is_causal``); a bias goes in as a dense float mask, which keeps the
+  fastest kernels from running.
+- ``flex``: torch's flex_attention. The bias is a ``score_mod`` evaluated inside the kernel
+  and the mask a block mask, so the (H, T, S) bias is never built. Compiled once per shape
+  (the compiled function is cached); on CPU torch runs it forward only.
+
+Keys and values may be a KV cache's preallocated buffers: slots [0, kv_len) are valid and
+the rest are masked (eager and SDPA slice them off; flex keeps the fixed shape so one
+compiled kernel serves every decoding step).
+
+Shape letters: B batch, H heads, Tq queries, S key slots, D head_dim.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from pe_bench.encodings.base import AttentionBias
+from pe_bench.encodings.rope import Rotation
+from pe_bench.errors import InputError, Unsupported
+
+
+@dataclass
+class AttentionInputs:
+    """What attention needs to know about positions; built once per forward, shared by layers."""
+
+    q_pos: Tensor  # (Tq,) positions of the queries
+    k_pos: Tensor  # (S,) positions of every key slot; only [0, kv_len) are meaningful
+    kv_len: int  # number of valid key slots
+    causal: bool  # query i sees keys up to slot kv_len - Tq + i
+    bias: AttentionBias | None = None
+    allowed: Tensor | None = None  # (Tq, kv_len) bool, True = may attend; replaces the causal rule
+    rotation: Rotation | None = None  # applied to queries, and to new keys when the cache stores rotated keys
+    key_rotation: Rotation | None = None  # applied to all S cached keys (caches that store raw keys)
+    compile_flex: bool = True
+
+    @property
+    def n_queries(self) -> int:
+        return self.q_pos.shape[0]
+
+    def allowed_matrix(self) -> Tensor | None:
+        """(Tq, kv_len) bool mask, or None when every query may see every valid key."""
+        if self.allowed is not None:
+            return self.allowed
+        tq, kv = self.n_queries, self.kv_len
+        if not self.causal or tq == 1:
+            return None  # a single query is the newest token: every valid key is in its past
+        past = kv - tq  # keys before the first query
+        q = torch.arange(tq, device=self.q_pos.device)[:, None]
+        k = torch.arange(kv, device=self.q_pos.device)[None, :]
+        return k <= q + past
+
+
+def _valid(k: Tensor, v: Tensor, inp: AttentionInputs) -> tuple[Tensor, Tensor, Tensor]:
+    """Keys, values and key positions restricted to the valid slots (views, no copy)."""
+    n = inp.kv_len
+    return k[..., :n, :], v[..., :n, :], inp.k_pos[:n]
+
+
+def _dense_mask(inp: AttentionInputs, k_pos: Tensor, dtype: torch.dtype) -> Tensor | None:
+    """The bias and the mask folded into one float (H, Tq, kv_len) tensor, or a bool mask, or None."""
+    allowed = inp.allowed_matrix()
+    if inp.bias is None:
+        return allowed
+    bias = inp.bias.materialize(inp.q_pos, k_pos).to(dtype)  # (H, Tq, kv_len)
+    if allowed is not None:
+        bias = bias.masked_fill(~allowed, float("-inf"))
+    return bias
+
+
+def eager_attention(q: Tensor, k: Tensor, v: Tensor, inp: AttentionInputs) -> Tensor:
+    """softmax(Q K^T / sqrt(D) + bias) V, everything materialized. Returns (B, H, Tq, D)."""
+    k, v, k_pos = _valid(k, v, inp)
+    scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])  # (B, H, Tq, kv_len)
+    if inp.bias is not None:
+        scores = scores + inp.bias.materialize(inp.q_pos, k_pos).to(scores.dtype)
+    allowed = inp.allowed_matrix()
+    if allowed is not None:
+        scores = scores.masked_fill(~allowed, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v
+
+
+def sdpa_attention(q: Tensor, k: Tensor, v: Tensor, inp: AttentionInputs) -> Tensor:
+    """torch's scaled_dot_product_attention; fused causal kernel when there is no bias."""
+    k, v, k_pos = _valid(k, v, inp)
+    plain_causal = inp.causal and inp.allowed is None and inp.n_queries == inp.kv_len
+    if inp.bias is None and plain_causal:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=_dense_mask(inp, k_pos, q.dtype))
+
+
+@functools.cache
+def compiled_flex_attention() -> Callable[..., Tensor]:
+    """flex_attention compiled once per process; each new shape compiles once more (seconds)."""
+    from torch.nn.attention.flex_attention import flex_attention
+
+    # one compiled kernel per (sequence length, cache capacity): allow many before giving up
+    torch._dynamo.config.recompile_limit = 256
+    torch._dynamo.config.accumulated_recompile_limit = 4096
+    # dynamic shapes hit a C++ codegen bug in torch 2.13's CPU flex template; static is fine
+    return torch.compile(flex_attention, dynamic=False)
+
+
+def _mask_mod(inp: AttentionInputs, n_slots: int, device: torch.device) -> Callable | None:
+    """The flex mask_mod for this step; ints live in tensors so new steps do not recompile."""
+    if inp.allowed is not None:
+        allowed = torch.zeros(inp.n_queries, n_slots, dtype=torch.bool, device=device)
+        allowed[:, : inp.kv_len] = inp.allowed
+        return lambda b, h, q_idx, kv_idx: allowed[q_idx, kv_idx]
+    kv_len = torch.tensor(inp.kv_len, device=device)
+    past = torch.tensor(inp.kv_len - inp.n_queries, device=device)
+    if inp.causal and inp.n_queries > 1:
+        return lambda b, h, q_idx, kv_idx: (kv_idx <= q_idx + past) & (kv_idx < kv_len)
+    if inp.kv_len < n_slots:
+        return lambda b, h, q_idx, kv_idx: kv_idx < kv_len
+    return None
+
+
+@functools.lru_cache(maxsize=32)
+def _causal_block_mask(n: int, device: torch.device):  # noqa: ANN202 - BlockMask import is lazy
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    return create_block_mask(lambda b, h, q_idx, kv_idx: q_idx >= kv_idx, None, None, n, n, device=device)
+
+
+def _block_mask(inp: AttentionInputs, n_slots: int, device: torch.device):  # noqa: ANN202
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    if inp.causal and inp.allowed is None and inp.n_queries == inp.kv_len == n_slots:
+        return _causal_block_mask(n_slots, device)  # the common full-sequence case, built once
+    mask_mod = _mask_mod(inp, n_slots, device)
+    if mask_mod is None:
+        return None
+    return create_block_mask(mask_mod, None, None, inp.n_queries, n_slots, device=device)
+
+
+def flex_attention(q: Tensor, k: Tensor, v: Tensor, inp: AttentionInputs) -> Tensor:
+    """flex_attention with the bias as a score_mod and the mask as a block mask."""
+    if q.device.type == "cpu" and torch.is_grad_enabled() and q.requires_grad:
+        raise Unsupported(
+            f"flex attention runs forward only on CPU in torch {torch.__version__} (no backward); "
+            "train with the sdpa or eager backend"
+        )
+    n_slots = k.shape[-2]
+    score_mod = inp.bias.score_mod(inp.q_pos, inp.k_pos) if inp.bias is not None else None
+    block_mask = _block_mask(inp, n_slots, q.device)
+    if inp.compile_flex:
+        return compiled_flex_attention()(q, k, v, score_mod=score_mod, block_mask=block_mask)
+    from torch.nn.attention.flex_attention import flex_attention as flex_uncompiled
+
+    with warnings.catch_warnings():  # uncompiled flex warns that it materializes the scores: we know
+        warnings.simplefilter("ignore", UserWarning)
+        return flex_uncompiled(q, k, v, score_mod=score_mod, block_mask=block_mask)
+
+
+Backend = Callable[[Tensor, Tensor, Tensor, AttentionInputs], Tensor]
+
+BACKENDS: dict[str, Backend] = {
+    "eager": eager_attention,
+    "sdpa": sdpa_attention,
+    "flex": flex_attention,
+}
+
+
+def check_backend(name: str) -> str:
+    """``name`` if it is a backend; otherwise InputError listing the valid ones."""
+    if name not in BACKENDS:
+        raise InputError(f"unknown backend '{name}'; valid: {', '.join(BACKENDS)}")
+    return name

@@ -1,0 +1,222 @@
+"""One generic pre-LayerNorm transformer that takes its positional encoding as a component.
+
+The encoding is never special-cased here: the model asks it for an embedding, a rotation
+and a bias at the positions of this forward pass, and whichever of the three it answers
+with does the work. Decoder (causal) by default; ``causal=False`` gives bidirectional,
+encoder-style attention.
+
+Token embeddings are multiplied by sqrt(d_model) before the position embedding is added,
+as in Vaswani et al., so a unit-amplitude sinusoidal table does not drown the tokens. This
+is the same for every encoding. The output head shares the token embedding's weights.
+
+Shape letters: B batch, T new tokens, S key slots, H heads, D head_dim, C d_model, V vocab.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pe_bench.attention import BACKENDS, AttentionInputs, check_backend
+from pe_bench.cache import CacheStep, KVCache
+from pe_bench.encodings import PositionalEncoding, build_encoding
+from pe_bench.errors import InputError
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that determines the model's shape and behaviour, except the encoding itself."""
+
+    vocab_size: int = 256
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    mlp_ratio: int = 4
+    max_len: int = 1024  # table size of encodings that have one (learned absolute)
+    causal: bool = True
+    backend: str = "sdpa"  # eager | sdpa | flex
+    compile_flex: bool = True  # False runs flex_attention uncompiled (slow, but no compile wait)
+    encoding_options: dict[str, object] = field(default_factory=dict)  # e.g. {"base": 500000.0}
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+
+PRESETS: dict[str, ModelConfig] = {
+    # for tests: a few milliseconds per forward; flex runs uncompiled
+    "tiny": ModelConfig(d_model=32, n_layers=2, n_heads=4, max_len=256, compile_flex=False),
+    # byte-level model that learns something in a few hundred CPU steps
+    "quick": ModelConfig(d_model=128, n_layers=4, n_heads=4, max_len=1024),
+    # the shape of the peer-library comparison in REFERENCE.md (4 layers, width 256, 4 heads)
+    "standard": ModelConfig(d_model=256, n_layers=4, n_heads=4, max_len=4096),
+}
+
+
+def preset(name: str, **overrides: object) -> ModelConfig:
+    """The named preset, with fields replaced by ``overrides``."""
+    if name not in PRESETS:
+        raise InputError(f"unknown preset '{name}'; valid: {', '.join(PRESETS)}")
+    return replace(PRESETS[name], **overrides)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention; positions arrive through ``AttentionInputs``."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.n_heads = config.n_heads
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
+        self.out = nn.Linear(config.d_model, config.d_model, bias=False)
+        self.backend = config.backend
+
+    def forward(self, x: Tensor, inp: AttentionInputs, cache: KVCache | None = None,
+                step: CacheStep | None = None, layer: int = 0) -> Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=-1)
+        q, k, v = (t.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
+        if inp.rotation is not None:
+            q = inp.rotation.apply(q)
+            if inp.key_rotation is None:  # keys are rotated once, at their own position, then cached
+                k = inp.rotation.apply(k)
+        if cache is not None:
+            k, v = cache.update(layer, step, k, v)  # (B, H, S, D)
+        if inp.key_rotation is not None:  # the cache holds raw keys: rotate them at this step's positions
+            k = inp.key_rotation.apply(k)
+        y = BACKENDS[self.backend](q, k, v, inp)  # (B, H, T, D)
+        return self.out(y.transpose(1, 2).reshape(B, T, C))
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm block: x + attention(norm(x)), then x + mlp(norm(x))."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(config.d_model)
+        self.attention = Attention(config)
+        self.norm2 = nn.LayerNorm(config.d_model)
+        hidden = config.mlp_ratio * config.d_model
+        self.mlp = nn.Sequential(nn.Linear(config.d_model, hidden), nn.GELU(), nn.Linear(hidden, config.d_model))
+
+    def forward(self, x: Tensor, inp: AttentionInputs, cache: KVCache | None, step: CacheStep | None,
+                layer: int) -> Tensor:
+        x = x + self.attention(self.norm1(x), inp, cache, step, layer)
+        return x + self.mlp(self.norm2(x))
+
+
+class Transformer(nn.Module):
+    """A language model over ``config.vocab_size`` tokens with the given positional encoding.
+
+    Args:
+        config: shape and attention backend.
+        encoding: an encoding instance, or a registry name built from ``config``.
+    """
+
+    def __init__(self, config: ModelConfig, encoding: PositionalEncoding | str) -> None:
+        super().__init__()
+        check_backend(config.backend)
+        self.config = config
+        if isinstance(encoding, str):
+            encoding = build_encoding(encoding, d_model=config.d_model, n_heads=config.n_heads,
+                                      max_len=config.max_len, causal=config.causal, **config.encoding_options)
+        self.encoding = encoding
+        self.token_embedding = nn.Embedding(config.vocab_size, config.d_model)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+        self.norm = nn.LayerNorm(config.d_model)
+        self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.head.weight = self.token_embedding.weight  # tied, as in GPT-2
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for name, p in self.named_parameters():
+            if name.startswith("encoding."):
+                continue  # encodings initialise their own parameters
+            if p.dim() >= 2:
+                # GPT-2: N(0, 0.02), residual projections shrunk by depth
+                std = 0.02 / math.sqrt(2 * self.config.n_layers) if name.endswith(("out.weight", "mlp.2.weight")) else 0.02
+                nn.init.normal_(p, std=std)
+            elif name.endswith("bias"):
+                nn.init.zeros_(p)
+
+    @property
+    def backend(self) -> str:
+        return self.blocks[0].attention.backend
+
+    @backend.setter
+    def backend(self, name: str) -> None:
+        check_backend(name)
+        for block in self.blocks:
+            block.attention.backend = name
+
+    def new_cache(self, batch_size: int, capacity: int, *, policy: str = "full", sinks: int = 0,
+                  position_rule: str = "original") -> KVCache:
+        """An empty KV cache shaped for this model, on its device and in its dtype."""
+        weight = self.token_embedding.weight
+        c = self.config
+        return KVCache(n_layers=c.n_layers, batch_size=batch_size, n_heads=c.n_heads, head_dim=c.head_dim,
+                       capacity=capacity, policy=policy, sinks=sinks, position_rule=position_rule,
+                       dtype=weight.dtype, device=weight.device)
+
+    def forward(self, tokens: Tensor, positions: Tensor | None = None, cache: KVCache | None = None,
+                attn_mask: Tensor | None = None) -> Tensor:
+        """Logits (B, T, V) for ``tokens`` (B, T).
+
+        Args:
+            tokens: token ids, (B, T).
+            positions: (T,) positions of these tokens, shared by the batch. Default:
+                0..T-1, or where the cache's stream left off.
+            cache: a KVCache to read earlier tokens from and write these to.
+            attn_mask: (T, S) bool, True where a query may attend a key; replaces the
+                causal rule (S = T without a cache, else the cache's valid slots).
+        """
+        B, T = tokens.shape
+        device = tokens.device
+        if positions is None:
+            positions = cache.default_positions(T) if cache is not None else torch.arange(T, device=device)
+        if positions.shape != (T,):
+            raise InputError(f"positions must have shape ({T},), got {tuple(positions.shape)}")
+        positions = positions.to(device=device, dtype=torch.long)
+
+        step = cache.reserve(positions) if cache is not None else None
+        q_pos = step.q_pos if step is not None else positions  # (T,)
+        k_pos = step.k_pos if step is not None else positions  # (S,)
+        kv_len = step.kv_len if step is not None else T
+
+        x = self.token_embedding(tokens) * math.sqrt(self.config.d_model)  # (B, T, C)
+        dtype = x.dtype
+        pe = self.encoding.embedding(q_pos, dtype)
+        if pe is not None:
+            x = x + pe  # (T, C) broadcast over the batch
+
+        raw_keys_cached = cache is not None and not cache.stores_rotated_keys
+        inp = AttentionInputs(
+            q_pos=q_pos, k_pos=k_pos, kv_len=kv_len, causal=self.config.causal,
+            bias=self.encoding.attention_bias(dtype), allowed=attn_mask,
+            rotation=self.encoding.rotation(q_pos, dtype),
+            key_rotation=self.encoding.rotation(k_pos, dtype) if raw_keys_cached else None,
+            compile_flex=self.config.compile_flex,
+        )
+        for layer, block in enumerate(self.blocks):
+            x = block(x, inp, cache, step, layer)
+        return self.head(self.norm(x))  # (B, T, V)
+
+    def loss(self, tokens: Tensor, targets: Tensor, positions: Tensor | None = None) -> Tensor:
+        """Mean next-token cross-entropy of ``targets`` (B, T) given ``tokens`` (B, T)."""
+        logits = self(tokens, positions)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def build_model(encoding: str, config: ModelConfig | str = "quick", seed: int | None = 0,
+                **overrides: object) -> Transformer:
+    """A Transformer with ``encoding`` from a config or preset name; seeded for reproducibility."""
+    if isinstance(config, str):
+        config = preset(config, **overrides)
+    elif overrides:
+        config = replace(config, **overrides)
+    if seed is not None:
+        torch.manual_seed(seed)
+    return Transformer(config, encoding)

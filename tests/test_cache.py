@@ -1,0 +1,90 @@
+"""A KV cache must never change the output: prefill + token-by-token decoding = one full forward."""
+
+import pytest
+import torch
+
+from pe_bench.cache import KVCache
+from pe_bench.errors import InputError
+from pe_bench.model import build_model
+
+from conftest import ALL_BACKENDS, ALL_ENCODINGS
+
+
+def decode(model, tokens, cache, prefill, positions=None):
+    """Logits for every position: prefill ``prefill`` tokens, then one token per step."""
+    T = tokens.shape[1]
+    first = None if positions is None else positions[:prefill]
+    parts = [model(tokens[:, :prefill], positions=first, cache=cache)]
+    for t in range(prefill, T):
+        parts.append(model(tokens[:, t:t + 1], cache=cache))  # positions continue where the cache left off
+    return torch.cat(parts, dim=1)
+
+
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+@pytest.mark.parametrize("name", ALL_ENCODINGS)
+def test_cached_decoding_equals_full_forward(name, backend, tokens):
+    model = build_model(name, "tiny", backend=backend).eval()
+    with torch.no_grad():
+        full = model(tokens)
+        cached = decode(model, tokens, model.new_cache(2, tokens.shape[1]), prefill=7)
+    assert (cached - full).abs().max() <= 1e-4
+
+
+@pytest.mark.parametrize("name", ALL_ENCODINGS)
+def test_cached_decoding_at_an_offset(name, tokens):
+    """A stream that starts at position 100: the cache continues from the positions it was given."""
+    model = build_model(name, "tiny").eval()
+    positions = torch.arange(tokens.shape[1]) + 100
+    with torch.no_grad():
+        full = model(tokens, positions=positions)
+        cached = decode(model, tokens, model.new_cache(2, tokens.shape[1]), prefill=5, positions=positions)
+    assert (cached - full).abs().max() <= 1e-4
+
+
+@pytest.mark.parametrize("name", ["rope", "t5", "alibi"])
+def test_chunked_prefill_equals_full_forward(name, tokens):
+    model = build_model(name, "tiny").eval()
+    cache = model.new_cache(2, tokens.shape[1])
+    with torch.no_grad():
+        full = model(tokens)
+        parts = [model(tokens[:, a:b], cache=cache) for a, b in ((0, 10), (10, 17), (17, 24))]
+    assert (torch.cat(parts, 1) - full).abs().max() <= 1e-4
+
+
+def test_rope_cache_stores_rotated_keys_unless_positions_are_slots(tokens):
+    model = build_model("rope", "tiny").eval()
+    with torch.no_grad():
+        original = model.new_cache(2, 24)
+        model(tokens, cache=original)
+        slot = model.new_cache(2, 24, position_rule="slot")
+        model(tokens, cache=slot)
+    assert original.stores_rotated_keys and not slot.stores_rotated_keys
+    assert not torch.allclose(original.k, slot.k)  # raw vs rotated keys
+    assert torch.equal(original.v, slot.v)
+
+
+def test_full_cache_overflow_is_a_clear_error(tokens):
+    model = build_model("nope", "tiny").eval()
+    cache = model.new_cache(2, 10)
+    with pytest.raises(InputError, match="capacity 10"):
+        model(tokens[:, :11], cache=cache)
+
+
+def test_bytes_per_token_matches_formula():
+    model = build_model("rope", "tiny")
+    cache = model.new_cache(3, 16)
+    c = model.config
+    assert cache.bytes_per_token() == 2 * c.n_layers * c.n_heads * c.head_dim * 4
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(policy="lru"), "unknown cache policy"),
+    (dict(position_rule="absolute"), "unknown position rule"),
+    (dict(policy="sinks", sinks=8), "sinks must be between"),
+    (dict(policy="window", sinks=2), "needs policy 'sinks'"),
+    (dict(capacity=0), "capacity must be >= 1"),
+])
+def test_bad_cache_arguments(kwargs, message):
+    args = dict(n_layers=1, batch_size=1, n_heads=1, head_dim=2, capacity=8) | kwargs
+    with pytest.raises(InputError, match=message):
+        KVCache(**args)

@@ -24,7 +24,7 @@ import functools
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +48,7 @@ class AttentionInputs:
     rotation: Rotation | None = None  # applied to queries, and to new keys when the cache stores rotated keys
     key_rotation: Rotation | None = None  # applied to all S cached keys (caches that store raw keys)
     compile_flex: bool = True
+    _dense: dict[torch.dtype, Tensor | None] = field(default_factory=dict, repr=False)
 
     @property
     def n_queries(self) -> int:
@@ -65,43 +66,96 @@ class AttentionInputs:
         k = torch.arange(kv, device=self.q_pos.device)[None, :]
         return k <= q + past
 
+    def dense_mask(self, dtype: torch.dtype) -> Tensor | None:
+        """Bias and mask folded into one float (1, H, Tq, kv_len) tensor, a bool mask, or None.
 
-def _valid(k: Tensor, v: Tensor, inp: AttentionInputs) -> tuple[Tensor, Tensor, Tensor]:
-    """Keys, values and key positions restricted to the valid slots (views, no copy)."""
+        Built on first use and shared by every layer of this forward pass. Four dimensions
+        on purpose: SDPA's CPU flash kernel accepts a 4-D mask but falls back to the much
+        slower math kernel for a 3-D one.
+        """
+        if dtype not in self._dense:
+            allowed = self.allowed_matrix()
+            if self.bias is None:
+                self._dense[dtype] = None if allowed is None else allowed[None, None]  # (1, 1, Tq, kv_len)
+            else:
+                bias = self.bias.materialize(self.q_pos, self.k_pos[: self.kv_len]).to(dtype)  # (H, Tq, kv_len)
+                if allowed is not None:
+                    bias = bias.masked_fill(~allowed, float("-inf"))
+                self._dense[dtype] = bias[None]  # (1, H, Tq, kv_len)
+        return self._dense[dtype]
+
+
+def _valid(k: Tensor, v: Tensor, inp: AttentionInputs) -> tuple[Tensor, Tensor]:
+    """Keys and values restricted to the valid slots (views, no copy)."""
     n = inp.kv_len
-    return k[..., :n, :], v[..., :n, :], inp.k_pos[:n]
-
-
-def _dense_mask(inp: AttentionInputs, k_pos: Tensor, dtype: torch.dtype) -> Tensor | None:
-    """The bias and the mask folded into one float (H, Tq, kv_len) tensor, or a bool mask, or None."""
-    allowed = inp.allowed_matrix()
-    if inp.bias is None:
-        return allowed
-    bias = inp.bias.materialize(inp.q_pos, k_pos).to(dtype)  # (H, Tq, kv_len)
-    if allowed is not None:
-        bias = bias.masked_fill(~allowed, float("-inf"))
-    return bias
+    return k[..., :n, :], v[..., :n, :]
 
 
 def eager_attention(q: Tensor, k: Tensor, v: Tensor, inp: AttentionInputs) -> Tensor:
     """softmax(Q K^T / sqrt(D) + bias) V, everything materialized. Returns (B, H, Tq, D)."""
-    k, v, k_pos = _valid(k, v, inp)
+    k, v = _valid(k, v, inp)
     scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])  # (B, H, Tq, kv_len)
-    if inp.bias is not None:
-        scores = scores + inp.bias.materialize(inp.q_pos, k_pos).to(scores.dtype)
-    allowed = inp.allowed_matrix()
-    if allowed is not None:
-        scores = scores.masked_fill(~allowed, float("-inf"))
+    mask = inp.dense_mask(scores.dtype)
+    if mask is not None and mask.dtype == torch.bool:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    elif mask is not None:
+        scores = scores + mask  # bias with -inf where masked
     return torch.softmax(scores, dim=-1) @ v
 
 
 def sdpa_attention(q: Tensor, k: Tensor, v: Tensor, inp: AttentionInputs) -> Tensor:
     """torch's scaled_dot_product_attention; fused causal kernel when there is no bias."""
-    k, v, k_pos = _valid(k, v, inp)
+    k, v = _valid(k, v, inp)
     plain_causal = inp.causal and inp.allowed is None and inp.n_queries == inp.kv_len
     if inp.bias is None and plain_causal:
         return F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=_dense_mask(inp, k_pos, q.dtype))
+    mask = inp.dense_mask(q.dtype)
+    if mask is not None and mask.requires_grad and q.device.type == "cpu":
+        past = inp.kv_len - inp.n_queries if inp.causal and inp.allowed is None else None
+        return _SDPAWithLearnedBias.apply(q, k, v, mask, past)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+class _SDPAWithLearnedBias(torch.autograd.Function):
+    """SDPA with a float mask that needs a gradient (T5's learned bias in training), on CPU.
+
+    SDPA's fused CPU kernels cannot return a gradient for the mask, so torch would run its
+    math kernel: the whole (B, H, Tq, S) score tensor, about twice the time and memory of
+    the fused path. Here the fused kernel runs with the mask held constant and gives the
+    gradients of q, k and v; the mask's gradient dS = P * (dP - rowsum(dO * O)) is computed
+    separately, a block of queries at a time, over the keys a causal query can see.
+    """
+
+    CHUNK = 256  # query rows per block: bounds the extra memory to (B, H, 256, S)
+
+    @staticmethod
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, mask: Tensor, past: int | None) -> Tensor:  # noqa: ANN001
+        with torch.enable_grad():
+            leaves = [t.detach().requires_grad_() for t in (q, k, v)]
+            out = F.scaled_dot_product_attention(*leaves, attn_mask=mask.detach())
+        ctx.graph = (leaves, out)
+        ctx.past = past
+        ctx.save_for_backward(q, k, v, mask, out.detach())
+        return out.detach()
+
+    @staticmethod
+    def backward(ctx, d_out: Tensor) -> tuple[Tensor | None, ...]:  # noqa: ANN001
+        q, k, v, mask, out = ctx.saved_tensors
+        leaves, graph_out = ctx.graph
+        dq, dk, dv = torch.autograd.grad(graph_out, leaves, d_out)
+        ctx.graph = None
+        scale = 1.0 / math.sqrt(q.shape[-1])
+        d_mask = torch.zeros_like(mask)  # (1 or B, H, Tq, S)
+        delta = (d_out * out).sum(-1, keepdim=True)  # (B, H, Tq, 1)
+        for a in range(0, q.shape[-2], _SDPAWithLearnedBias.CHUNK):
+            b = min(a + _SDPAWithLearnedBias.CHUNK, q.shape[-2])
+            n = k.shape[-2] if ctx.past is None else min(k.shape[-2], b + ctx.past)  # keys visible to the block
+            scores = q[..., a:b, :] @ k[..., :n, :].transpose(-2, -1)  # (B, H, b-a, n)
+            p = torch.softmax(scores.mul_(scale).add_(mask[..., a:b, :n]), dim=-1)
+            d_scores = d_out[..., a:b, :] @ v[..., :n, :].transpose(-2, -1)  # dP, then dS in place
+            d_scores.sub_(delta[..., a:b, :]).mul_(p)
+            d_mask[..., a:b, :n] = d_scores.sum(0, keepdim=True) if mask.shape[0] == 1 else d_scores
+        return dq, dk, dv, d_mask, None
 
 
 @functools.cache

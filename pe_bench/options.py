@@ -1,0 +1,63 @@
+"""Parsing and validating user input, before any work starts.
+
+Every function raises ``InputError`` with a message that says what was wrong and what is
+allowed; the CLI prints it as one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from pe_bench.errors import InputError
+
+
+def parse_int_list(text: str, option: str, minimum: int = 1) -> tuple[int, ...]:
+    """'128,256' -> (128, 256); every item an integer >= ``minimum``."""
+    items = [item.strip() for item in text.split(",")]
+    if not text.strip() or any(not item for item in items):
+        raise InputError(f"{option} must be a comma-separated list of integers, got '{text}'")
+    values = []
+    for item in items:
+        try:
+            value = int(item)
+        except ValueError:
+            raise InputError(f"{option} must be integers >= {minimum}, got '{item}'") from None
+        if value < minimum:
+            raise InputError(f"{option} must be integers >= {minimum}, got {value}")
+        values.append(value)
+    return tuple(values)
+
+
+def check_int(value: int, option: str, minimum: int = 1) -> int:
+    if value < minimum:
+        raise InputError(f"{option} must be >= {minimum}, got {value}")
+    return value
+
+
+def parse_choices(text: str, option: str, valid: Sequence[str], allow_all: bool = False) -> tuple[str, ...]:
+    """'a,b' -> ('a', 'b'), each one of ``valid``; 'all' -> every valid choice if allowed."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if allow_all and items == ["all"]:
+        return tuple(valid)
+    if not items:
+        raise InputError(f"{option} is empty; valid: {', '.join(valid)}")
+    for item in items:
+        if item not in valid:
+            extra = ", or all" if allow_all else ""
+            raise InputError(f"unknown {option.lstrip('-').rstrip('s')} '{item}'; valid: {', '.join(valid)}{extra}")
+    return tuple(dict.fromkeys(items))  # de-duplicated, order kept
+
+
+def check_choice(value: str, option: str, valid: Iterable[str]) -> str:
+    valid = list(valid)
+    if value not in valid:
+        raise InputError(f"unknown {option.lstrip('-')} '{value}'; valid: {', '.join(valid)}")
+    return value
+
+
+def check_out_dir(path: Path) -> Path:
+    """An output folder: may exist (as a folder) or not yet; never an existing file."""
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--out {path} is an existing file; give a folder (created if missing)")
+    return path

@@ -1,0 +1,56 @@
+"""Progress reporting that the library can call and the CLI can draw.
+
+Suites take a ``Progress`` and call ``task(description, total)``; the returned context
+yields ``advance(n=1, **fields)``. The default does nothing, so library users and tests get
+no output; the CLI passes ``RichProgress``, one overall bar with a bar per task beneath.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress as _RichProgress, TextColumn, TimeElapsedColumn
+
+Advance = Callable[..., None]
+
+
+class Progress:
+    """No output: the default for library calls and tests."""
+
+    @contextmanager
+    def task(self, description: str, total: int) -> Iterator[Advance]:
+        yield lambda n=1, **fields: None
+
+
+class RichProgress(Progress):
+    """An overall bar (``total_tasks``) and, beneath it, a bar per running task."""
+
+    def __init__(self, console: Console, total_tasks: int, title: str = "pe-bench") -> None:
+        self._bars = _RichProgress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"), console=console, transient=False,
+        )
+        self._overall = self._bars.add_task(title, total=total_tasks, info="")
+
+    def __enter__(self) -> RichProgress:
+        self._bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bars.stop()
+
+    @contextmanager
+    def task(self, description: str, total: int) -> Iterator[Advance]:
+        bar = self._bars.add_task(f"  {description}", total=total, info="")
+
+        def advance(n: int = 1, **fields: object) -> None:
+            info = " ".join(f"{k}={v}" for k, v in fields.items())
+            self._bars.update(bar, advance=n, **({"info": info} if fields else {}))
+
+        try:
+            yield advance
+        finally:
+            self._bars.remove_task(bar)
+            self._bars.advance(self._overall)

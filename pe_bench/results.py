@@ -1,0 +1,95 @@
+"""Result tables on disk: schemas, atomic writes, rows replaced by key.
+
+Every file is written to a temporary file in the same folder and renamed over the target,
+so an interrupted run leaves either the old file or the new one, never half of one. A
+later run replaces the rows that have the same key instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pe_bench.errors import InputError
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A results table: its file name, its columns in order, and the columns that key a row."""
+
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.csv"
+
+
+RUN_COLUMNS = ("device", "dtype", "threads", "torch_version")
+
+SPEED = Schema(
+    "speed",
+    columns=("encoding", "backend", "mode", "seq_len", "batch_size", "preset", "ms_median", "ms_iqr",
+             "tokens_per_s", "pe_ms_median", "pe_share", "ratio_vs_nope", "peak_mem_mb", "peak_mem_method",
+             "compile_s", "supported", "note", *RUN_COLUMNS),
+    key=("encoding", "backend", "mode", "seq_len", "batch_size", "preset", "device", "dtype"),
+)
+
+SCHEMAS: dict[str, Schema] = {s.name: s for s in (SPEED,)}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_table(path: Path, schema: Schema) -> pd.DataFrame:
+    """Read a results CSV; a file that is not one (garbage, missing columns) is an InputError."""
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise InputError(f"{path} is not a readable CSV ({type(e).__name__}); expected the {schema.name} table") from None
+    missing = [c for c in schema.columns if c not in df.columns]
+    if missing:
+        shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+        raise InputError(f"{path} is not a {schema.name} table: it lacks the columns {shown}")
+    return df
+
+
+def upsert(out_dir: Path, schema: Schema, rows: Iterable[dict]) -> pd.DataFrame:
+    """Merge ``rows`` into ``<out_dir>/<schema>.csv``: same key replaces, new key appends.
+
+    An existing file that is not a valid table raises InputError and is left untouched.
+    """
+    new = pd.DataFrame(list(rows))
+    for column in schema.columns:
+        if column not in new.columns:
+            new[column] = pd.NA
+    path = out_dir / schema.filename
+    if path.exists():
+        old = read_table(path, schema)
+        key_of = lambda df: df[list(schema.key)].astype(str).agg("\x1f".join, axis=1)  # noqa: E731
+        old = old[~key_of(old).isin(set(key_of(new)))]
+        merged = pd.concat([old, new], ignore_index=True) if len(old) else new
+    else:
+        merged = new
+    extra = [c for c in merged.columns if c not in schema.columns]
+    merged = merged[list(schema.columns) + extra]
+    write_atomic(path, merged.to_csv(index=False))
+    return merged

@@ -6,18 +6,32 @@ on stderr and exit code 2.
 
 from __future__ import annotations
 
-import sys
-from typing import Annotated, Any
+import os
 
-import typer
-from rich.console import Console
-from rich.table import Table
-from typer.core import TyperGroup
+# Quiet torch's C++ log (the profiler warns about blocks allocated before it started); must
+# be set before torch is imported. Only the CLI process does this, never the library.
+os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
 
-from pe_bench import __version__
-from pe_bench.encodings import ENCODINGS, encoding_class
-from pe_bench.errors import InputError
-from pe_bench.model import build_model
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated, Any  # noqa: E402
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
+
+from pe_bench import __version__  # noqa: E402
+from pe_bench.attention import BACKENDS  # noqa: E402
+from pe_bench.encodings import ENCODINGS, encoding_class  # noqa: E402
+from pe_bench.errors import InputError  # noqa: E402
+from pe_bench.model import build_model  # noqa: E402
+from pe_bench.options import check_int, parse_choices, parse_int_list  # noqa: E402
+from pe_bench.progress import RichProgress  # noqa: E402
+from pe_bench.runner import execute, plan  # noqa: E402
+from pe_bench.runtime import DEVICES, DTYPES, make_runtime  # noqa: E402
+from pe_bench.suites import SUITES  # noqa: E402
+from pe_bench.suites.speed import MODES  # noqa: E402
 
 console = Console()
 
@@ -93,6 +107,75 @@ def show(name: Annotated[str, typer.Argument(help="Encoding name, as `pe-bench l
     module_doc = sys.modules[cls.__module__].__doc__ or ""
     console.print(f"[bold]{name}[/bold] ({cls.family.value}): {cls.description}")
     console.print(module_doc.strip(), markup=False, highlight=False)
+
+
+# Options shared by `run` and `compare`; suite-specific ones say which suite reads them.
+Suite_ = Annotated[str, typer.Option("--suite", help=f"Suites, comma-separated: {', '.join(SUITES)}, or all.")]
+Preset = Annotated[str, typer.Option(help="quick, standard, or tiny (seconds; for smoke tests).")]
+Device = Annotated[str, typer.Option(help=f"{', '.join(DEVICES)}.")]
+Dtype = Annotated[str, typer.Option(help=f"{', '.join(DTYPES)}.")]
+Threads = Annotated[int | None, typer.Option(help="CPU threads torch may use (default: all cores).")]
+Seed = Annotated[int, typer.Option(help="Seed for weights and data.")]
+Out = Annotated[Path, typer.Option(help="Folder for the result tables (created if missing).")]
+SeqLens = Annotated[str | None, typer.Option(help="speed: sequence lengths, e.g. 128,256,512.")]
+BatchSize = Annotated[int | None, typer.Option(help="speed: batch size.")]
+Backends = Annotated[str | None, typer.Option(help=f"speed: attention backends: {', '.join(BACKENDS)}.")]
+Modes = Annotated[str | None, typer.Option(help=f"speed: {', '.join(MODES)}.")]
+
+
+def _overrides(seq_lens: str | None, batch_size: int | None, backends: str | None,
+               modes: str | None) -> dict[str, Any]:
+    """Suite options parsed from their strings; None where the preset decides."""
+    return {
+        "seq_lens": parse_int_list(seq_lens, "--seq-lens") if seq_lens is not None else None,
+        "batch_size": check_int(batch_size, "--batch-size") if batch_size is not None else None,
+        "backends": parse_choices(backends, "--backends", list(BACKENDS)) if backends is not None else None,
+        "modes": parse_choices(modes, "--modes", list(MODES)) if modes is not None else None,
+    }
+
+
+def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device: str, dtype: str,
+                    threads: int | None, seed: int, out: Path, overrides: dict[str, Any]) -> None:
+    """Validate everything, run with progress bars, print each suite's table."""
+    suites = parse_choices(suite, "--suite", list(SUITES), allow_all=True)
+    runtime = make_runtime(device, dtype, threads)
+    run_plan = plan(encodings, suites, preset, runtime, out, seed=seed, overrides=overrides)
+    console.print(f"pe-bench {__version__}: {', '.join(suites)} for {', '.join(encodings)} "
+                  f"on {runtime.device_name}, {runtime.dtype_name}, {runtime.threads} threads -> {out}/")
+    with RichProgress(console, run_plan.n_tasks) as progress:
+        new_rows = execute(run_plan, progress)
+    for name in run_plan.suites:
+        tables = {schema.name: new_rows[schema.name] for schema in SUITES[name].tables if schema.name in new_rows}
+        if tables:
+            console.print(SUITES[name].render(tables))
+    written = sorted({schema.filename for name in run_plan.suites for schema in SUITES[name].tables})
+    console.print(f"wrote {', '.join(str(out / f) for f in written)}")
+
+
+@app.command()
+def run(
+    encoding: Annotated[str, typer.Option("--encoding", "-e", help="The encoding to measure (NoPE runs alongside).")],
+    suite: Suite_ = "all", preset: Preset = "quick", device: Device = "auto", dtype: Dtype = "float32",
+    threads: Threads = None, seed: Seed = 0, out: Out = Path("results"),
+    seq_lens: SeqLens = None, batch_size: BatchSize = None, backends: Backends = None, modes: Modes = None,
+) -> None:
+    """Measure one encoding; NoPE is measured alongside so every ratio is available."""
+    encoding_class(encoding)
+    _run_and_report((encoding,), suite, preset, device, dtype, threads, seed, out,
+                    _overrides(seq_lens, batch_size, backends, modes))
+
+
+@app.command()
+def compare(
+    encodings: Annotated[str, typer.Option(help="Encodings, comma-separated, or all.")] = "all",
+    suite: Suite_ = "all", preset: Preset = "quick", device: Device = "auto", dtype: Dtype = "float32",
+    threads: Threads = None, seed: Seed = 0, out: Out = Path("results"),
+    seq_lens: SeqLens = None, batch_size: BatchSize = None, backends: Backends = None, modes: Modes = None,
+) -> None:
+    """Measure several encodings in one process, interleaved so machine drift hits them alike."""
+    names = parse_choices(encodings, "--encodings", list(ENCODINGS), allow_all=True)
+    _run_and_report(names, suite, preset, device, dtype, threads, seed, out,
+                    _overrides(seq_lens, batch_size, backends, modes))
 
 
 def main() -> None:

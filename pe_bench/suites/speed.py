@@ -1,0 +1,279 @@
+"""Speed suite: what each encoding costs in inference and training, next to NoPE.
+
+For every backend x mode x sequence length, every encoding's model (same seed, same shape)
+is warmed up, then timed in interleaved rounds — encoding A, B, C, ..., then again in a
+rotated order — so machine drift hits them alike. NoPE always runs alongside, because
+``ratio_vs_nope`` (this row's median over NoPE's, same backend, mode and length) is the
+number that says what the encoding costs: 1.0 means nothing.
+
+Besides the whole step, the positional part is timed on its own:
+
+- embedding family: building the (T, C) vectors and adding them to the token embeddings;
+- rotary: building the cos/sin rows and rotating q and k in every layer;
+- bias family: building the bias once (materializing it for eager/SDPA), plus, per layer,
+  attention with the bias minus attention without it — for SDPA that is the price of
+  leaving the fused causal kernel, for flex the score_mod's share of the kernel.
+
+In train mode the same parts run forward and backward.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+import pandas as pd
+import torch
+from rich.table import Table
+
+from pe_bench.attention import BACKENDS, AttentionInputs
+from pe_bench.encodings import Family
+from pe_bench.errors import Unsupported
+from pe_bench.model import Transformer, build_model
+from pe_bench.options import check_choice, check_int
+from pe_bench.progress import Progress
+from pe_bench.results import SPEED, Schema
+from pe_bench.runtime import Runtime, check_dtype_supported
+from pe_bench.suites import Suite
+from pe_bench.timing import median_iqr, peak_memory, time_median, time_once
+
+MODES = ("inference", "train")
+
+
+@dataclass(frozen=True)
+class SpeedSettings:
+    """What the speed suite measures; presets below, any field can be overridden."""
+
+    model: str  # model preset name (pe_bench.model.PRESETS)
+    seq_lens: tuple[int, ...]
+    batch_size: int
+    backends: tuple[str, ...] = tuple(BACKENDS)
+    modes: tuple[str, ...] = MODES
+    warmup: int = 2
+    repeats: int = 5
+    seed: int = 0
+
+
+SPEED_PRESETS: dict[str, SpeedSettings] = {
+    "tiny": SpeedSettings("tiny", seq_lens=(32, 64), batch_size=2, warmup=1, repeats=3),
+    "quick": SpeedSettings("quick", seq_lens=(128, 256, 512), batch_size=4, warmup=2, repeats=5),
+    "standard": SpeedSettings("standard", seq_lens=(256, 512, 1024, 2048), batch_size=4, warmup=2, repeats=7),
+}
+
+
+def with_nope(encodings: tuple[str, ...]) -> tuple[str, ...]:
+    """The encodings, with NoPE added (first) if missing: every ratio needs it."""
+    return encodings if "nope" in encodings else ("nope", *encodings)
+
+
+def _step_fn(model: Transformer, mode: str, tokens: torch.Tensor) -> Callable[[], object]:
+    """One inference forward, or one training step (forward, backward, AdamW step)."""
+    if mode == "inference":
+        model.eval()
+
+        def infer() -> object:
+            with torch.no_grad():
+                return model(tokens)
+
+        return infer
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    inputs, targets = tokens[:, :-1], tokens[:, 1:]
+
+    def train() -> object:
+        optimizer.zero_grad(set_to_none=True)
+        loss = model.loss(inputs, targets)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return train
+
+
+def _backward_if(train: bool, outputs: list[torch.Tensor]) -> None:
+    if train:
+        torch.autograd.backward(outputs, [torch.ones_like(o) for o in outputs])
+
+
+def positional_part_seconds(model: Transformer, mode: str, seq_len: int, batch_size: int, runtime: Runtime,
+                            warmup: int = 2, repeats: int = 5) -> float:
+    """Median seconds of the positional work in one step of ``model`` (see the module docstring)."""
+    enc, cfg = model.encoding, model.config
+    train = mode == "train"
+    device, dtype = runtime.device, runtime.dtype
+    pos = torch.arange(seq_len, device=device)
+    qkv_shape = (batch_size, cfg.n_heads, seq_len, cfg.head_dim)
+
+    def leaf(shape: tuple[int, ...]) -> torch.Tensor:
+        return torch.randn(shape, device=device, dtype=dtype).requires_grad_(train)
+
+    def timed(fn: Callable[[], object]) -> float:
+        with torch.set_grad_enabled(train):
+            return time_median(fn, runtime, warmup, repeats)
+
+    if enc.family is Family.EMBEDDING:
+        x = leaf((batch_size, seq_len, cfg.d_model))
+        return timed(lambda: _backward_if(train, [x + enc.embedding(pos, dtype)]))
+    if enc.family is Family.ROTARY:
+        q, k = leaf(qkv_shape), leaf(qkv_shape)
+
+        def rotate_all_layers() -> None:
+            rotation = enc.rotation(pos, dtype)
+            _backward_if(train, [r for _ in range(cfg.n_layers) for r in (rotation.apply(q), rotation.apply(k))])
+
+        return timed(rotate_all_layers)
+    if enc.family is Family.BIAS:
+        q, k, v = leaf(qkv_shape), leaf(qkv_shape), leaf(qkv_shape)
+        attention = BACKENDS[model.backend]
+
+        def all_layers(with_bias: bool) -> None:
+            # as in a forward pass: the bias is built once (eager/SDPA materialize it on the
+            # first layer's call) and every layer attends with it
+            bias = enc.attention_bias(dtype) if with_bias else None
+            inp = AttentionInputs(q_pos=pos, k_pos=pos, kv_len=seq_len, causal=cfg.causal, bias=bias,
+                                  compile_flex=cfg.compile_flex)
+            _backward_if(train, [attention(q, k, v, inp) for _ in range(cfg.n_layers)])
+
+        return max(0.0, timed(lambda: all_layers(True)) - timed(lambda: all_layers(False)))
+    return 0.0
+
+
+def _row(name: str, backend: str, mode: str, seq_len: int, settings: SpeedSettings, runtime: Runtime,
+         **measured: object) -> dict[str, object]:
+    base = {
+        "encoding": name, "backend": backend, "mode": mode, "seq_len": seq_len,
+        "batch_size": settings.batch_size, "preset": settings.model,
+        "ms_median": math.nan, "ms_iqr": math.nan, "tokens_per_s": math.nan, "pe_ms_median": math.nan,
+        "pe_share": math.nan, "ratio_vs_nope": math.nan, "peak_mem_mb": math.nan, "peak_mem_method": "",
+        "compile_s": math.nan, "supported": True, "note": "",
+    }
+    return base | measured | runtime.record()
+
+
+def _measure_group(models: dict[str, Transformer], backend: str, mode: str, seq_len: int,
+                   settings: SpeedSettings, runtime: Runtime, advance: Callable[..., None]) -> list[dict]:
+    """Rows for every encoding at one (backend, mode, seq_len), timed in interleaved rounds."""
+    generator = torch.Generator().manual_seed(settings.seed + seq_len)
+    tokens = torch.randint(0, 256, (settings.batch_size, seq_len + (mode == "train")), generator=generator)
+    tokens = tokens.to(runtime.device)
+    steps: dict[str, Callable[[], object]] = {}
+    first_call: dict[str, float] = {}
+    rows: dict[str, dict] = {}
+    for name, model in models.items():
+        model.backend = backend
+        step = _step_fn(model, mode, tokens)
+        try:
+            first_call[name] = time_once(step, runtime)  # includes flex compilation, if any
+            for _ in range(settings.warmup):
+                step()
+        except Unsupported as e:
+            rows[name] = _row(name, backend, mode, seq_len, settings, runtime, supported=False, note=str(e))
+            continue
+        steps[name] = step
+
+    samples: dict[str, list[float]] = {name: [] for name in steps}
+    order = list(steps)
+    for round_ in range(settings.repeats):
+        shift = round_ % max(1, len(order))
+        for name in order[shift:] + order[:shift]:  # rotate who goes first
+            samples[name].append(time_once(steps[name], runtime))
+
+    for name, step in steps.items():
+        model = models[name]
+        median, iqr = median_iqr(samples[name])
+        peak, method = peak_memory(step, runtime)
+        pe_s = positional_part_seconds(model, mode, seq_len, settings.batch_size, runtime,
+                                       settings.warmup, settings.repeats)
+        compiled = backend == "flex" and model.config.compile_flex
+        rows[name] = _row(
+            name, backend, mode, seq_len, settings, runtime,
+            ms_median=median * 1e3, ms_iqr=iqr * 1e3,
+            tokens_per_s=settings.batch_size * seq_len / median,
+            pe_ms_median=pe_s * 1e3, pe_share=pe_s / median,
+            peak_mem_mb=peak / 2**20, peak_mem_method=method,
+            compile_s=max(0.0, first_call[name] - median) if compiled else math.nan,
+        )
+        advance(encoding=name)
+    nope = rows.get("nope", {}).get("ms_median", math.nan)
+    for row in rows.values():
+        row["ratio_vs_nope"] = row["ms_median"] / nope
+    return [rows[name] for name in models]
+
+
+def run_speed(encodings: tuple[str, ...], settings: SpeedSettings, runtime: Runtime,
+              progress: Progress | None = None) -> Iterator[list[dict]]:
+    """Measure ``encodings`` (NoPE added) and yield each group's rows as soon as it is done.
+
+    Yielding per group lets the caller save finished rows before the next group starts.
+    """
+    progress = progress or Progress()
+    names = with_nope(encodings)
+    groups = [(b, m, t) for b in settings.backends for m in settings.modes for t in settings.seq_lens]
+    try:
+        check_dtype_supported(runtime)
+    except Unsupported as e:
+        yield [_row(n, b, m, t, settings, runtime, supported=False, note=str(e)) for b, m, t in groups for n in names]
+        return
+    models = {}
+    for name in names:
+        model = build_model(name, settings.model, seed=settings.seed)
+        models[name] = model.to(device=runtime.device, dtype=runtime.dtype)
+    with progress.task("speed", total=len(groups) * len(names)) as advance:
+        for backend, mode, seq_len in groups:
+            rows = _measure_group(models, backend, mode, seq_len, settings, runtime, advance)
+            advance(len(names) - sum(r["supported"] for r in rows))  # unsupported rows count as done
+            yield rows
+
+
+def settings_for(preset: str, **overrides: object) -> SpeedSettings:
+    """The speed preset ``preset`` with the non-None ``overrides`` applied, validated."""
+    check_choice(preset, "preset", SPEED_PRESETS)
+    settings = replace(SPEED_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+    for value in settings.seq_lens:
+        check_int(value, "--seq-lens")
+    check_int(settings.batch_size, "--batch-size")
+    for backend in settings.backends:
+        check_choice(backend, "backend", BACKENDS)
+    for mode in settings.modes:
+        check_choice(mode, "mode", MODES)
+    return settings
+
+
+def render(tables: dict[str, pd.DataFrame]) -> Table:
+    """ms per step and the ratio to NoPE at the longest length, one column per backend x mode."""
+    df = tables["speed"]
+    longest = df["seq_len"].max()
+    df = df[df["seq_len"] == longest]
+    table = Table(title=f"speed at T = {longest}: ms per step (x NoPE on the same backend)")
+    table.add_column("encoding")
+    columns = list(dict.fromkeys(zip(df["mode"], df["backend"])))
+    for mode, backend in columns:
+        table.add_column(f"{backend}\n{mode}", justify="right")
+    for name, group in df.groupby("encoding", sort=False):
+        cells = []
+        for mode, backend in columns:
+            row = group[(group["mode"] == mode) & (group["backend"] == backend)]
+            if row.empty or not bool(row["supported"].iloc[0]):
+                cells.append("n/a")
+            else:
+                cells.append(f"{row['ms_median'].iloc[0]:.1f} ({row['ratio_vs_nope'].iloc[0]:.2f}x)")
+        table.add_row(str(name), *cells)
+    return table
+
+
+def _run(encodings: tuple[str, ...], settings: SpeedSettings, runtime: Runtime,
+         progress: Progress) -> Iterator[tuple[Schema, list[dict]]]:
+    for rows in run_speed(encodings, settings, runtime, progress):
+        yield SPEED, rows
+
+
+SUITE = Suite(
+    name="speed",
+    description="training and inference time, positional part, memory, x NoPE",
+    tables=(SPEED,),
+    settings=settings_for,
+    run=_run,
+    render=render,
+    options=("seq_lens", "batch_size", "backends", "modes"),
+)

@@ -1,0 +1,91 @@
+"""The speed suite on tiny shapes: columns, sane values, unsupported rows. No timing is asserted."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from pe_bench.errors import InputError
+from pe_bench.results import SPEED
+from pe_bench.runtime import make_runtime
+from pe_bench.suites.speed import positional_part_seconds, run_speed, settings_for
+from pe_bench.model import build_model
+
+RUNTIME = make_runtime("cpu", "float32")
+
+
+@pytest.fixture(scope="module")
+def rows() -> pd.DataFrame:
+    settings = settings_for("tiny", seq_lens=(16, 300), repeats=2, warmup=1)
+    batches = list(run_speed(("learned", "rope", "t5", "alibi"), settings, RUNTIME))
+    return pd.DataFrame([r for batch in batches for r in batch])
+
+
+def test_every_combination_has_a_row_with_the_schema_columns(rows):
+    assert set(SPEED.columns) <= set(rows.columns)
+    assert len(rows) == 5 * 3 * 2 * 2  # (4 encodings + NoPE) x backends x modes x lengths
+    assert set(rows["encoding"]) == {"nope", "learned", "rope", "t5", "alibi"}
+
+
+def test_supported_rows_have_positive_times_and_nope_ratio_one(rows):
+    ok = rows[rows["supported"]]
+    assert (ok["ms_median"] > 0).all() and (ok["tokens_per_s"] > 0).all()
+    assert (ok["pe_ms_median"] >= 0).all() and (ok["peak_mem_mb"] > 0).all()
+    assert (ok["pe_share"] >= 0).all()
+    nope = ok[ok["encoding"] == "nope"]
+    assert (nope["ratio_vs_nope"] == 1.0).all() and (nope["pe_ms_median"] == 0).all()
+    for _, row in ok.iterrows():
+        reference = ok[(ok["encoding"] == "nope") & (ok["backend"] == row["backend"])
+                       & (ok["mode"] == row["mode"]) & (ok["seq_len"] == row["seq_len"])]
+        assert math.isclose(row["ratio_vs_nope"], row["ms_median"] / reference["ms_median"].iloc[0])
+
+
+def test_flex_training_on_cpu_is_an_unsupported_row_with_a_reason(rows):
+    flex_train = rows[(rows["backend"] == "flex") & (rows["mode"] == "train")]
+    assert not flex_train["supported"].any()
+    in_table = flex_train[~((flex_train["encoding"] == "learned") & (flex_train["seq_len"] == 300))]
+    assert in_table["note"].str.contains("forward only").all()
+
+
+def test_learned_past_its_table_is_an_unsupported_row(rows):
+    learned = rows[(rows["encoding"] == "learned") & (rows["seq_len"] == 300)]
+    assert not learned["supported"].any()
+    assert learned["note"].str.contains("table of 256 positions").all()
+    assert rows[(rows["encoding"] == "rope") & (rows["seq_len"] == 300) & (rows["backend"] == "sdpa")]["supported"].all()
+
+
+def test_compile_time_only_for_compiled_flex(rows):
+    assert rows["compile_s"].isna().all()  # tiny runs flex uncompiled
+
+
+def test_run_records_the_environment(rows):
+    assert (rows["device"].str.startswith("cpu")).all()
+    assert (rows["dtype"] == "float32").all() and (rows["threads"] >= 1).all()
+
+
+@pytest.mark.parametrize("name", ["sinusoidal", "learned", "rope", "t5", "alibi", "nope"])
+@pytest.mark.parametrize("mode", ["inference", "train"])
+def test_positional_part_is_measured_for_every_family(name, mode):
+    model = build_model(name, "tiny")
+    seconds = positional_part_seconds(model, mode, 16, 2, RUNTIME, warmup=0, repeats=1)
+    assert seconds >= 0
+    if name == "nope":
+        assert seconds == 0
+    if name in ("sinusoidal", "learned", "rope"):  # real work, never a difference clamped to zero
+        assert seconds > 0
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (dict(seq_lens=(0,)), "--seq-lens must be >= 1"),
+    (dict(batch_size=-1), "--batch-size must be >= 1"),
+    (dict(backends=("triton",)), "unknown backend"),
+    (dict(modes=("serve",)), "unknown mode"),
+])
+def test_settings_are_validated(overrides, message):
+    with pytest.raises(InputError, match=message):
+        settings_for("tiny", **overrides)
+
+
+def test_unknown_preset():
+    with pytest.raises(InputError, match="valid: tiny, quick, standard"):
+        settings_for("huge")

@@ -23,6 +23,7 @@ from typer.core import TyperGroup  # noqa: E402
 
 from pe_bench import __version__  # noqa: E402
 from pe_bench.attention import BACKENDS  # noqa: E402
+from pe_bench.cache import POLICIES  # noqa: E402
 from pe_bench.encodings import ENCODINGS, encoding_class  # noqa: E402
 from pe_bench.errors import InputError  # noqa: E402
 from pe_bench.model import build_model  # noqa: E402
@@ -119,19 +120,27 @@ Seed = Annotated[int, typer.Option(help="Seed for weights and data.")]
 Out = Annotated[Path, typer.Option(help="Folder for the result tables (created if missing).")]
 SeqLens = Annotated[str | None, typer.Option(help="speed: sequence lengths, e.g. 128,256,512.")]
 BatchSize = Annotated[int | None, typer.Option(help="speed: batch size.")]
-Backends = Annotated[str | None, typer.Option(help=f"speed: attention backends: {', '.join(BACKENDS)}.")]
+Backends = Annotated[str | None, typer.Option(help=f"speed, kvcache: attention backends: {', '.join(BACKENDS)}.")]
 Modes = Annotated[str | None, typer.Option(help=f"speed: {', '.join(MODES)}.")]
+Contexts = Annotated[str | None, typer.Option(help="kvcache: context lengths, e.g. 128,512.")]
+Window = Annotated[int | None, typer.Option(help="kvcache: window size W of the window and sinks policies.")]
+Sinks = Annotated[int | None, typer.Option(help="kvcache: sink tokens S kept by the sinks policy.")]
+Policies = Annotated[str | None, typer.Option(help=f"kvcache: cache policies: {', '.join(POLICIES)}.")]
 
 
-def _overrides(seq_lens: str | None, batch_size: int | None, backends: str | None,
-               modes: str | None) -> dict[str, Any]:
-    """Suite options parsed from their strings; None where the preset decides."""
-    return {
-        "seq_lens": parse_int_list(seq_lens, "--seq-lens") if seq_lens is not None else None,
-        "batch_size": check_int(batch_size, "--batch-size") if batch_size is not None else None,
-        "backends": parse_choices(backends, "--backends", list(BACKENDS)) if backends is not None else None,
-        "modes": parse_choices(modes, "--modes", list(MODES)) if modes is not None else None,
+def _overrides(**given: Any) -> dict[str, Any]:
+    """Suite options parsed from the CLI's strings; None where the preset decides."""
+    parsers = {
+        "seq_lens": lambda v: parse_int_list(v, "--seq-lens"),
+        "batch_size": lambda v: check_int(v, "--batch-size"),
+        "backends": lambda v: parse_choices(v, "--backends", list(BACKENDS)),
+        "modes": lambda v: parse_choices(v, "--modes", list(MODES)),
+        "contexts": lambda v: parse_int_list(v, "--contexts", minimum=2),
+        "window": lambda v: v,  # range depends on the contexts: checked by the suite
+        "sinks": lambda v: v,
+        "policies": lambda v: parse_choices(v, "--policies", list(POLICIES), noun="policy"),
     }
+    return {name: None if value is None else parsers[name](value) for name, value in given.items()}
 
 
 def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device: str, dtype: str,
@@ -158,11 +167,13 @@ def run(
     suite: Suite_ = "all", preset: Preset = "quick", device: Device = "auto", dtype: Dtype = "float32",
     threads: Threads = None, seed: Seed = 0, out: Out = Path("results"),
     seq_lens: SeqLens = None, batch_size: BatchSize = None, backends: Backends = None, modes: Modes = None,
+    contexts: Contexts = None, window: Window = None, sinks: Sinks = None, policies: Policies = None,
 ) -> None:
     """Measure one encoding; NoPE is measured alongside so every ratio is available."""
     encoding_class(encoding)
-    _run_and_report((encoding,), suite, preset, device, dtype, threads, seed, out,
-                    _overrides(seq_lens, batch_size, backends, modes))
+    _run_and_report((encoding,), suite, preset, device, dtype, threads, seed, out, _overrides(
+        seq_lens=seq_lens, batch_size=batch_size, backends=backends, modes=modes, contexts=contexts,
+        window=window, sinks=sinks, policies=policies))
 
 
 @app.command()
@@ -171,11 +182,13 @@ def compare(
     suite: Suite_ = "all", preset: Preset = "quick", device: Device = "auto", dtype: Dtype = "float32",
     threads: Threads = None, seed: Seed = 0, out: Out = Path("results"),
     seq_lens: SeqLens = None, batch_size: BatchSize = None, backends: Backends = None, modes: Modes = None,
+    contexts: Contexts = None, window: Window = None, sinks: Sinks = None, policies: Policies = None,
 ) -> None:
     """Measure several encodings in one process, interleaved so machine drift hits them alike."""
     names = parse_choices(encodings, "--encodings", list(ENCODINGS), allow_all=True)
-    _run_and_report(names, suite, preset, device, dtype, threads, seed, out,
-                    _overrides(seq_lens, batch_size, backends, modes))
+    _run_and_report(names, suite, preset, device, dtype, threads, seed, out, _overrides(
+        seq_lens=seq_lens, batch_size=batch_size, backends=backends, modes=modes, contexts=contexts,
+        window=window, sinks=sinks, policies=policies))
 
 
 def main() -> None:

@@ -35,8 +35,12 @@ def check_int(value: int, option: str, minimum: int = 1) -> int:
     return value
 
 
-def parse_choices(text: str, option: str, valid: Sequence[str], allow_all: bool = False) -> tuple[str, ...]:
-    """'a,b' -> ('a', 'b'), each one of ``valid``; 'all' -> every valid choice if allowed."""
+def parse_choices(text: str, option: str, valid: Sequence[str], allow_all: bool = False,
+                  noun: str | None = None) -> tuple[str, ...]:
+    """'a,b' -> ('a', 'b'), each one of ``valid``; 'all' -> every valid choice if allowed.
+
+    ``noun`` names one item in messages (default: the option's name without its plural s).
+    """
     items = [item.strip() for item in text.split(",") if item.strip()]
     if allow_all and items == ["all"]:
         return tuple(valid)
@@ -45,7 +49,8 @@ def parse_choices(text: str, option: str, valid: Sequence[str], allow_all: bool 
     for item in items:
         if item not in valid:
             extra = ", or all" if allow_all else ""
-            raise InputError(f"unknown {option.lstrip('-').rstrip('s')} '{item}'; valid: {', '.join(valid)}{extra}")
+            noun = noun or option.lstrip("-").removesuffix("s")
+            raise InputError(f"unknown {noun} '{item}'; valid: {', '.join(valid)}{extra}")
     return tuple(dict.fromkeys(items))  # de-duplicated, order kept
 
 

@@ -41,7 +41,28 @@ SPEED = Schema(
     key=("encoding", "backend", "mode", "seq_len", "batch_size", "preset", "device", "dtype"),
 )
 
-SCHEMAS: dict[str, Schema] = {s.name: s for s in (SPEED,)}
+KVCACHE = Schema(
+    "kvcache",
+    columns=("encoding", "backend", "policy", "positions", "window", "sinks", "context_len", "preset", "prefill_ms",
+             "cached_ms_per_token", "uncached_ms_per_token", "speedup", "pe_ms_per_step", "max_abs_logit_diff",
+             "cache_bytes_per_token", "cache_bytes_formula", "extra_state_bytes", "supported", "note", *RUN_COLUMNS),
+    key=("encoding", "backend", "policy", "positions", "window", "sinks", "context_len", "preset", "device", "dtype"),
+)
+
+SHIFT = Schema(
+    "shift",
+    columns=("encoding", "backend", "offset", "seq_len", "preset", "max_abs_logit_diff", "supported", "note",
+             *RUN_COLUMNS),
+    key=("encoding", "backend", "offset", "seq_len", "preset", "device", "dtype"),
+)
+
+PRECISION = Schema(
+    "precision",
+    columns=("encoding", "position", "dtype", "quantity", "abs_error", "rel_error", "device", "torch_version"),
+    key=("encoding", "position", "dtype", "quantity", "device"),
+)
+
+SCHEMAS: dict[str, Schema] = {s.name: s for s in (SPEED, KVCACHE, SHIFT, PRECISION)}
 
 
 def write_atomic(path: Path, text: str) -> None:

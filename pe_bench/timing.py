@@ -10,19 +10,27 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 
 from pe_bench.runtime import Runtime
 
+T = TypeVar("T")
+
+
+def timed_call(fn: Callable[[], T], runtime: Runtime) -> tuple[T, float]:
+    """``fn()``'s result and the seconds it took, device work included."""
+    runtime.sync()
+    start = time.perf_counter()
+    result = fn()
+    runtime.sync()
+    return result, time.perf_counter() - start
+
 
 def time_once(fn: Callable[[], object], runtime: Runtime) -> float:
     """Seconds one call of ``fn`` takes, device work included."""
-    runtime.sync()
-    start = time.perf_counter()
-    fn()
-    runtime.sync()
-    return time.perf_counter() - start
+    return timed_call(fn, runtime)[1]
 
 
 def median_iqr(samples: list[float]) -> tuple[float, float]:

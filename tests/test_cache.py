@@ -88,3 +88,78 @@ def test_bad_cache_arguments(kwargs, message):
     args = dict(n_layers=1, batch_size=1, n_heads=1, head_dim=2, capacity=8) | kwargs
     with pytest.raises(InputError, match=message):
         KVCache(**args)
+
+
+def stream(model, tokens, cache, prefill):
+    """Prefill, then one token at a time: the only way a window cache may be fed once full."""
+    parts = [model(tokens[:, :prefill], cache=cache)]
+    parts += [model(tokens[:, t:t + 1], cache=cache) for t in range(prefill, tokens.shape[1])]
+    return torch.cat(parts, dim=1)
+
+
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+@pytest.mark.parametrize("name", ALL_ENCODINGS)
+@pytest.mark.parametrize("policy,sinks", [("window", 0), ("sinks", 2)])
+def test_window_and_sink_caches_equal_the_masked_full_forward(name, backend, policy, sinks, tokens):
+    """Under original positions, a bounded cache = a full forward that masks what the cache evicted."""
+    from pe_bench.suites.kvcache import policy_mask
+
+    model = build_model(name, "tiny", backend=backend).eval()
+    window, T = 8, tokens.shape[1]
+    with torch.no_grad():
+        reference = model(tokens, attn_mask=policy_mask(T, window, sinks))
+        cache = model.new_cache(2, window, policy=policy, sinks=sinks)
+        streamed = stream(model, tokens, cache, prefill=5)
+        unmasked = model(tokens)
+    assert (streamed - reference).abs().max() <= 1e-4
+    assert (streamed - unmasked).abs().max() > 1e-3  # eviction really happened
+
+
+def test_policy_mask_holds_sinks_and_recent_keys():
+    from pe_bench.suites.kvcache import policy_mask
+
+    mask = policy_mask(10, window=4, sinks=1)
+    assert mask[9].nonzero().flatten().tolist() == [0, 7, 8, 9]
+    assert mask[2].nonzero().flatten().tolist() == [0, 1, 2]
+    assert policy_mask(10, window=4, sinks=0)[9].nonzero().flatten().tolist() == [6, 7, 8, 9]
+
+
+@pytest.mark.parametrize("name", ["rope", "t5", "alibi", "nope"])
+def test_slot_positions_equal_original_positions_for_relative_encodings_in_a_window(name, tokens):
+    """A plain window keeps distances between the tokens it holds, so re-numbering changes nothing."""
+    model = build_model(name, "tiny").eval()
+    with torch.no_grad():
+        original = stream(model, tokens, model.new_cache(2, 8, policy="window"), prefill=4)
+        slot = stream(model, tokens, model.new_cache(2, 8, policy="window", position_rule="slot"), prefill=4)
+    assert (original - slot).abs().max() <= 1e-4
+
+
+def test_slot_positions_change_absolute_encodings(tokens):
+    model = build_model("sinusoidal", "tiny").eval()
+    with torch.no_grad():
+        original = stream(model, tokens, model.new_cache(2, 8, policy="window"), prefill=4)
+        slot = stream(model, tokens, model.new_cache(2, 8, policy="window", position_rule="slot"), prefill=4)
+    assert (original - slot).abs().max() > 1e-3
+
+
+def test_ring_keeps_sinks_and_the_most_recent_tokens():
+    model = build_model("nope", "tiny").eval()
+    cache = model.new_cache(1, 6, policy="sinks", sinks=2)
+    with torch.no_grad():
+        model(torch.zeros(1, 3, dtype=torch.long), cache=cache)
+        for _ in range(7):
+            model(torch.zeros(1, 1, dtype=torch.long), cache=cache)
+    assert cache.length == 6 and cache.tokens_seen == 10
+    assert sorted(cache.slot_positions.tolist()) == [0, 1, 6, 7, 8, 9]
+    ranks = cache.slot_ranks()
+    order = [cache.slot_positions[ranks == r].item() for r in range(6)]
+    assert order == [0, 1, 6, 7, 8, 9]
+
+
+def test_bounded_cache_refuses_multi_token_eviction():
+    model = build_model("nope", "tiny").eval()
+    cache = model.new_cache(1, 4, policy="window")
+    with torch.no_grad():
+        model(torch.zeros(1, 3, dtype=torch.long), cache=cache)
+        with pytest.raises(InputError, match="one at a time"):
+            model(torch.zeros(1, 2, dtype=torch.long), cache=cache)

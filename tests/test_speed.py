@@ -8,7 +8,8 @@ import pytest
 from pe_bench.errors import InputError
 from pe_bench.results import SPEED
 from pe_bench.runtime import make_runtime
-from pe_bench.suites.speed import positional_part_seconds, run_speed, settings_for
+from pe_bench.suites.positional_work import positional_work_seconds
+from pe_bench.suites.speed import run_speed, settings_for
 from pe_bench.model import build_model
 
 RUNTIME = make_runtime("cpu", "float32")
@@ -67,7 +68,8 @@ def test_run_records_the_environment(rows):
 @pytest.mark.parametrize("mode", ["inference", "train"])
 def test_positional_part_is_measured_for_every_family(name, mode):
     model = build_model(name, "tiny")
-    seconds = positional_part_seconds(model, mode, 16, 2, RUNTIME, warmup=0, repeats=1)
+    seconds = positional_work_seconds(model, RUNTIME, batch_size=2, q_len=16, kv_len=16, train=mode == "train",
+                                      warmup=0, repeats=1)
     assert seconds >= 0
     if name == "nope":
         assert seconds == 0

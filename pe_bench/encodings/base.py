@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from torch import Tensor, nn
 
+from pe_bench.encodings.table import PositionTable
+
 if TYPE_CHECKING:
     from pe_bench.encodings.rope import Rotation
 
@@ -96,6 +98,16 @@ class PositionalEncoding(nn.Module):
     def attention_bias(self, dtype: torch.dtype) -> AttentionBias | None:
         """The bias on attention logits, built once per forward pass, or None."""
         return None
+
+    def state_bytes(self) -> int:
+        """Bytes of non-parameter state the encoding keeps: buffers, cached tables, constants.
+
+        This is what decoding needs besides the KV cache and the weights (e.g. T5's bucket
+        index, ALiBi's slopes, RoPE's cached cos/sin rows).
+        """
+        buffers = sum(b.nbytes for b in self.buffers())
+        plain = sum(v.nbytes for v in vars(self).values() if isinstance(v, (Tensor, PositionTable)))
+        return buffers + plain
 
     def extra_repr(self) -> str:
         return f"family={self.family.value}, max_len={self.max_len}"

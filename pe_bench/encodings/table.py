@@ -29,6 +29,11 @@ class PositionTable:
         self.max_cached = max_cached
         self._rows: Tensor | None = None  # (n, width) in the dtype/device last asked for
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the rows cached so far."""
+        return 0 if self._rows is None else self._rows.nbytes
+
     def lookup(self, positions: Tensor, dtype: torch.dtype) -> Tensor:
         """Rows for ``positions`` (T,), as ``dtype`` on ``positions.device``: shape (T, width)."""
         if positions.numel() == 0:

@@ -42,9 +42,9 @@ class Suite:
 
 
 def _registry() -> dict[str, Suite]:
-    from pe_bench.suites import speed
+    from pe_bench.suites import kvcache, speed
 
-    return {s.name: s for s in (speed.SUITE,)}
+    return {s.name: s for s in (speed.SUITE, kvcache.SUITE)}
 
 
 SUITES: dict[str, Suite] = _registry()

@@ -6,15 +6,8 @@ rotated order — so machine drift hits them alike. NoPE always runs alongside, 
 ``ratio_vs_nope`` (this row's median over NoPE's, same backend, mode and length) is the
 number that says what the encoding costs: 1.0 means nothing.
 
-Besides the whole step, the positional part is timed on its own:
-
-- embedding family: building the (T, C) vectors and adding them to the token embeddings;
-- rotary: building the cos/sin rows and rotating q and k in every layer;
-- bias family: building the bias once (materializing it for eager/SDPA), plus, per layer,
-  attention with the bias minus attention without it — for SDPA that is the price of
-  leaving the fused causal kernel, for flex the score_mod's share of the kernel.
-
-In train mode the same parts run forward and backward.
+Besides the whole step, the positional part is timed on its own (see positional_work.py);
+in train mode it runs forward and backward.
 """
 
 from __future__ import annotations
@@ -27,8 +20,7 @@ import pandas as pd
 import torch
 from rich.table import Table
 
-from pe_bench.attention import BACKENDS, AttentionInputs
-from pe_bench.encodings import Family
+from pe_bench.attention import BACKENDS
 from pe_bench.errors import Unsupported
 from pe_bench.model import Transformer, build_model
 from pe_bench.options import check_choice, check_int
@@ -36,7 +28,8 @@ from pe_bench.progress import Progress
 from pe_bench.results import SPEED, Schema
 from pe_bench.runtime import Runtime, check_dtype_supported
 from pe_bench.suites import Suite
-from pe_bench.timing import median_iqr, peak_memory, time_median, time_once
+from pe_bench.suites.positional_work import positional_work_seconds
+from pe_bench.timing import median_iqr, peak_memory, time_once
 
 MODES = ("inference", "train")
 
@@ -91,54 +84,6 @@ def _step_fn(model: Transformer, mode: str, tokens: torch.Tensor) -> Callable[[]
     return train
 
 
-def _backward_if(train: bool, outputs: list[torch.Tensor]) -> None:
-    if train:
-        torch.autograd.backward(outputs, [torch.ones_like(o) for o in outputs])
-
-
-def positional_part_seconds(model: Transformer, mode: str, seq_len: int, batch_size: int, runtime: Runtime,
-                            warmup: int = 2, repeats: int = 5) -> float:
-    """Median seconds of the positional work in one step of ``model`` (see the module docstring)."""
-    enc, cfg = model.encoding, model.config
-    train = mode == "train"
-    device, dtype = runtime.device, runtime.dtype
-    pos = torch.arange(seq_len, device=device)
-    qkv_shape = (batch_size, cfg.n_heads, seq_len, cfg.head_dim)
-
-    def leaf(shape: tuple[int, ...]) -> torch.Tensor:
-        return torch.randn(shape, device=device, dtype=dtype).requires_grad_(train)
-
-    def timed(fn: Callable[[], object]) -> float:
-        with torch.set_grad_enabled(train):
-            return time_median(fn, runtime, warmup, repeats)
-
-    if enc.family is Family.EMBEDDING:
-        x = leaf((batch_size, seq_len, cfg.d_model))
-        return timed(lambda: _backward_if(train, [x + enc.embedding(pos, dtype)]))
-    if enc.family is Family.ROTARY:
-        q, k = leaf(qkv_shape), leaf(qkv_shape)
-
-        def rotate_all_layers() -> None:
-            rotation = enc.rotation(pos, dtype)
-            _backward_if(train, [r for _ in range(cfg.n_layers) for r in (rotation.apply(q), rotation.apply(k))])
-
-        return timed(rotate_all_layers)
-    if enc.family is Family.BIAS:
-        q, k, v = leaf(qkv_shape), leaf(qkv_shape), leaf(qkv_shape)
-        attention = BACKENDS[model.backend]
-
-        def all_layers(with_bias: bool) -> None:
-            # as in a forward pass: the bias is built once (eager/SDPA materialize it on the
-            # first layer's call) and every layer attends with it
-            bias = enc.attention_bias(dtype) if with_bias else None
-            inp = AttentionInputs(q_pos=pos, k_pos=pos, kv_len=seq_len, causal=cfg.causal, bias=bias,
-                                  compile_flex=cfg.compile_flex)
-            _backward_if(train, [attention(q, k, v, inp) for _ in range(cfg.n_layers)])
-
-        return max(0.0, timed(lambda: all_layers(True)) - timed(lambda: all_layers(False)))
-    return 0.0
-
-
 def _row(name: str, backend: str, mode: str, seq_len: int, settings: SpeedSettings, runtime: Runtime,
          **measured: object) -> dict[str, object]:
     base = {
@@ -183,8 +128,9 @@ def _measure_group(models: dict[str, Transformer], backend: str, mode: str, seq_
         model = models[name]
         median, iqr = median_iqr(samples[name])
         peak, method = peak_memory(step, runtime)
-        pe_s = positional_part_seconds(model, mode, seq_len, settings.batch_size, runtime,
-                                       settings.warmup, settings.repeats)
+        pe_s = positional_work_seconds(model, runtime, batch_size=settings.batch_size, q_len=seq_len,
+                                       kv_len=seq_len, train=mode == "train", warmup=settings.warmup,
+                                       repeats=settings.repeats)
         compiled = backend == "flex" and model.config.compile_flex
         rows[name] = _row(
             name, backend, mode, seq_len, settings, runtime,

@@ -1,0 +1,347 @@
+"""KV-cache suite: exactness, decode cost, cache memory and cache policies, per encoding.
+
+For each backend and context length T, every encoding's model (same seed and shape) runs:
+
+- **correctness and decode cost** (policy ``full``): prefill T - n tokens, then decode the
+  last n token by token, comparing each step's logits with one full forward over the
+  same T tokens; the decode steps are timed in interleaved rounds across encodings, and
+  the full forward's time is the cost of producing a token without a cache;
+- **per-step positional work**: what one new token costs the encoding (see
+  positional_work.py), at context T;
+- **cache memory**: bytes per cached token read from the cache tensors, next to the formula
+  2 x layers x kv_heads x head_dim x dtype bytes, and the encoding's extra state.
+
+Then, on the first backend, the **policies** ``window`` and ``sinks`` under both position
+rules stream max(contexts) tokens (at most 8 windows) one at a time. Under ``original``
+positions each step must equal a full forward whose mask lets each query see exactly the
+keys that cache holds; under ``slot`` positions the difference from that forward shows
+what re-numbering the cache changes. Per-token time is reported at each context length
+the stream passes, to show it stays flat once the window is full.
+
+Finally the shift-invariance and precision tables (positions.py).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+import pandas as pd
+import torch
+from rich.table import Table
+
+from pe_bench.attention import BACKENDS
+from pe_bench.cache import POLICIES, KVCache
+from pe_bench.errors import InputError, Unsupported
+from pe_bench.model import Transformer, build_model
+from pe_bench.options import check_choice, check_int
+from pe_bench.progress import Progress
+from pe_bench.results import KVCACHE, PRECISION, SHIFT, Schema
+from pe_bench.runtime import Runtime, check_dtype_supported
+from pe_bench.suites import Suite
+from pe_bench.suites.positional_work import positional_work_seconds
+from pe_bench.suites.positions import precision_rows, shift_rows
+from pe_bench.suites.speed import with_nope
+from pe_bench.timing import median_iqr, time_once, timed_call
+
+
+@dataclass(frozen=True)
+class KVCacheSettings:
+    """What the KV-cache suite measures; presets below, any field can be overridden."""
+
+    model: str  # model preset name
+    contexts: tuple[int, ...]
+    backends: tuple[str, ...]
+    policies: tuple[str, ...] = POLICIES
+    window: int = 64
+    sinks: int = 4
+    decode_steps: int = 16  # tokens decoded (and checked) at the end of each context
+    batch_size: int = 1
+    offsets: tuple[int, ...] = (1, 10, 100, 1000, 10000)
+    shift_len: int = 64
+    max_exponent: int = 20  # precision at positions up to 2^max_exponent
+    repeats: int = 5
+    seed: int = 0
+
+    @property
+    def stream_len(self) -> int:
+        """Tokens a window/sinks policy streams: the longest context, at most 8 windows."""
+        return min(max(self.contexts), 8 * self.window)
+
+
+KVCACHE_PRESETS: dict[str, KVCacheSettings] = {
+    "tiny": KVCacheSettings("tiny", contexts=(24, 40), backends=tuple(BACKENDS), window=16, sinks=2,
+                            decode_steps=4, offsets=(1, 100, 1000), shift_len=16, max_exponent=12, repeats=2),
+    # flex decoding compiles once per cache shape (seconds each), so quick leaves it out
+    "quick": KVCacheSettings("quick", contexts=(128, 256, 512), backends=("eager", "sdpa"), window=64, sinks=4),
+    "standard": KVCacheSettings("standard", contexts=(256, 512, 1024, 2048, 4096), backends=("sdpa", "flex"),
+                                window=256, sinks=4),
+}
+
+
+def policy_mask(n: int, window: int, sinks: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(n, n) bool: the keys a ``window`` (sinks = 0) or ``sinks`` cache holds for each query.
+
+    Query i sees key j <= i if j is one of the last ``window - sinks`` tokens, or one of
+    the first ``sinks``.
+    """
+    i = torch.arange(n, device=device)[:, None]
+    j = torch.arange(n, device=device)[None, :]
+    return (j <= i) & ((j > i - (window - sinks)) | (j < sinks))
+
+
+def _row(name: str, backend: str, policy: str, positions: str, window: int, sinks: int, context: int,
+         settings: KVCacheSettings, runtime: Runtime, **measured: object) -> dict[str, object]:
+    base = {
+        "encoding": name, "backend": backend, "policy": policy, "positions": positions, "window": window,
+        "sinks": sinks, "context_len": context, "preset": settings.model, "prefill_ms": math.nan,
+        "cached_ms_per_token": math.nan, "uncached_ms_per_token": math.nan, "speedup": math.nan,
+        "pe_ms_per_step": math.nan, "max_abs_logit_diff": math.nan, "cache_bytes_per_token": math.nan,
+        "cache_bytes_formula": math.nan, "extra_state_bytes": math.nan, "supported": True, "note": "",
+    }
+    return base | measured | runtime.record()
+
+
+def _formula_bytes(model: Transformer, runtime: Runtime) -> int:
+    c = model.config
+    return 2 * c.n_layers * c.n_heads * c.head_dim * runtime.dtype.itemsize  # kv_heads = n_heads here
+
+
+class _Decoder:
+    """One encoding's cached decode at one context: prefill, then one timed, checked step at a time."""
+
+    def __init__(self, model: Transformer, tokens: torch.Tensor, reference: torch.Tensor, prefill: int,
+                 runtime: Runtime) -> None:
+        self.model, self.tokens, self.reference, self.runtime = model, tokens, reference, runtime
+        self.cache = model.new_cache(tokens.shape[0], tokens.shape[1])
+        self.prefill = prefill
+        self.t = prefill
+        self.max_diff = 0.0
+        self.step_seconds: list[float] = []
+
+    def run_prefill(self) -> float:
+        """Seconds the prefill took."""
+        self.cache.reset()
+        logits, seconds = timed_call(lambda: self.model(self.tokens[:, : self.prefill], cache=self.cache), self.runtime)
+        self._check(logits, 0, self.prefill)
+        self.t = self.prefill
+        return seconds
+
+    def step(self) -> None:
+        """Decode the next token; its time is recorded, its logits checked outside the clock."""
+        t = self.t
+        logits, seconds = timed_call(lambda: self.model(self.tokens[:, t: t + 1], cache=self.cache), self.runtime)
+        self.step_seconds.append(seconds)
+        self._check(logits, t, t + 1)
+        self.t += 1
+
+    def _check(self, logits: torch.Tensor, a: int, b: int) -> None:
+        diff = (logits.float() - self.reference[:, a:b].float()).abs().max().item()
+        self.max_diff = max(self.max_diff, diff)
+
+
+def _decode_group(models: dict[str, Transformer], backend: str, context: int, settings: KVCacheSettings,
+                  runtime: Runtime, advance: Callable[..., None]) -> list[dict]:
+    """Full-policy rows for every encoding at one (backend, context)."""
+    generator = torch.Generator().manual_seed(settings.seed + context)
+    tokens = torch.randint(0, 256, (settings.batch_size, context), generator=generator).to(runtime.device)
+    n_steps = min(settings.decode_steps, context - 1)
+    decoders: dict[str, _Decoder] = {}
+    measured: dict[str, dict] = {}
+    rows: dict[str, dict] = {}
+    for name, model in models.items():
+        model.backend = backend
+        try:
+            with torch.no_grad():
+                reference = model(tokens)  # warm-up, and the logits every cached step must match
+                uncached = median_iqr([time_once(lambda: model(tokens), runtime) for _ in range(settings.repeats)])[0]
+                decoder = _Decoder(model, tokens, reference, context - n_steps, runtime)
+                decoder.run_prefill()  # warm-up (flex compiles this shape)
+                prefill_s = decoder.run_prefill()
+        except Unsupported as e:
+            rows[name] = _row(name, backend, "full", "original", 0, 0, context, settings, runtime,
+                              supported=False, note=str(e))
+            continue
+        decoders[name] = decoder
+        measured[name] = {"prefill_ms": prefill_s * 1e3, "uncached_ms_per_token": uncached * 1e3}
+
+    with torch.no_grad():
+        for step in range(n_steps):  # interleaved: every encoding decodes step s before any decodes s+1
+            order = list(decoders)
+            shift = step % max(1, len(order))
+            for name in order[shift:] + order[:shift]:
+                decoders[name].step()
+
+    for name, decoder in decoders.items():
+        model = models[name]
+        timed = decoder.step_seconds[1:] or decoder.step_seconds  # the first step may compile (flex)
+        cached = statistics.median(timed) * 1e3
+        with torch.no_grad():
+            pe_s = positional_work_seconds(model, runtime, batch_size=settings.batch_size, q_len=1, kv_len=context,
+                                           n_slots=context, repeats=settings.repeats)
+        rows[name] = _row(
+            name, backend, "full", "original", 0, 0, context, settings, runtime,
+            cached_ms_per_token=cached, speedup=measured[name]["uncached_ms_per_token"] / cached,
+            pe_ms_per_step=pe_s * 1e3, max_abs_logit_diff=decoder.max_diff,
+            cache_bytes_per_token=decoder.cache.bytes_per_token(), cache_bytes_formula=_formula_bytes(model, runtime),
+            extra_state_bytes=model.encoding.state_bytes() + decoder.cache.extra_bytes(),
+            **measured[name],
+        )
+        advance(encoding=name)
+    return [rows[name] for name in models]
+
+
+def _policy_rows(name: str, model: Transformer, policy: str, rule: str, tokens: torch.Tensor,
+                 reference: torch.Tensor, window_forward_s: float, settings: KVCacheSettings,
+                 runtime: Runtime) -> list[dict]:
+    """Stream ``tokens`` through a window or sinks cache; rows at each context the stream passes."""
+    sinks = settings.sinks if policy == "sinks" else 0
+    cache = KVCache(n_layers=model.config.n_layers, batch_size=tokens.shape[0], n_heads=model.config.n_heads,
+                    head_dim=model.config.head_dim, capacity=settings.window, policy=policy, sinks=sinks,
+                    position_rule=rule, dtype=runtime.dtype, device=runtime.device)
+    prefill = settings.window // 2
+    n = tokens.shape[1]
+    seconds = []
+    with torch.no_grad():
+        logits = model(tokens[:, :prefill], cache=cache)
+        diffs = [(logits.float() - reference[:, :prefill].float()).abs().max().item()]
+        for t in range(prefill, n):
+            logits, step_s = timed_call(lambda: model(tokens[:, t: t + 1], cache=cache), runtime)
+            seconds.append(step_s)
+            diffs.append((logits.float() - reference[:, t: t + 1].float()).abs().max().item())
+        pe_s = positional_work_seconds(model, runtime, batch_size=tokens.shape[0], q_len=1, kv_len=settings.window,
+                                       rotate_cached_keys=rule == "slot", repeats=settings.repeats)
+    rows = []
+    for context in sorted({c for c in settings.contexts if c <= n} | {n}):
+        recent = seconds[max(0, context - prefill - settings.decode_steps): context - prefill]
+        cached = statistics.median(recent) * 1e3
+        rows.append(_row(
+            name, model.backend, policy, rule, settings.window, sinks, context, settings, runtime,
+            cached_ms_per_token=cached, uncached_ms_per_token=window_forward_s * 1e3,
+            speedup=window_forward_s * 1e3 / cached, pe_ms_per_step=pe_s * 1e3,
+            max_abs_logit_diff=max(diffs[: context - prefill + 1]),
+            cache_bytes_per_token=cache.bytes_per_token(), cache_bytes_formula=_formula_bytes(model, runtime),
+            extra_state_bytes=model.encoding.state_bytes() + cache.extra_bytes(),
+            note="vs a full forward masked to the cache's keys, original positions",
+        ))
+    return rows
+
+
+def _policy_group(name: str, model: Transformer, backend: str, settings: KVCacheSettings,
+                  runtime: Runtime) -> list[dict]:
+    """Every (policy, position rule) for one encoding on one backend."""
+    model.backend = backend
+    n = settings.stream_len
+    generator = torch.Generator().manual_seed(settings.seed + 1)
+    tokens = torch.randint(0, 256, (settings.batch_size, n), generator=generator).to(runtime.device)
+    rows = []
+    for policy in (p for p in settings.policies if p != "full"):
+        sinks = settings.sinks if policy == "sinks" else 0
+        try:
+            with torch.no_grad():
+                reference = model(tokens, attn_mask=policy_mask(n, settings.window, sinks, runtime.device))
+                window_tokens = tokens[:, : settings.window]
+                model(window_tokens)
+                window_forward_s = median_iqr([time_once(lambda: model(window_tokens), runtime)
+                                               for _ in range(settings.repeats)])[0]
+        except Unsupported as e:
+            for rule in ("original", "slot"):
+                rows.append(_row(name, backend, policy, rule, settings.window, sinks, n, settings, runtime,
+                                 supported=False, note=str(e)))
+            continue
+        for rule in ("original", "slot"):
+            rows += _policy_rows(name, model, policy, rule, tokens, reference, window_forward_s, settings, runtime)
+    return rows
+
+
+def run_kvcache(encodings: tuple[str, ...], settings: KVCacheSettings, runtime: Runtime,
+                progress: Progress | None = None) -> Iterator[tuple[Schema, list[dict]]]:
+    """Measure ``encodings`` (NoPE added); yield (table, rows) as each group finishes."""
+    progress = progress or Progress()
+    names = with_nope(encodings)
+    try:
+        check_dtype_supported(runtime)
+    except Unsupported as e:
+        yield KVCACHE, [_row(n, b, "full", "original", 0, 0, c, settings, runtime, supported=False, note=str(e))
+                        for b in settings.backends for c in settings.contexts for n in names]
+        return
+    models = {name: build_model(name, settings.model, seed=settings.seed).to(runtime.device, runtime.dtype).eval()
+              for name in names}
+    policy_backend = settings.backends[0]
+    decode_groups = [(b, c) for b in settings.backends for c in settings.contexts] if "full" in settings.policies else []
+    streaming = any(p != "full" for p in settings.policies)
+    n_tasks = len(names) * (len(decode_groups) + streaming + 1)
+    with progress.task("kvcache", total=n_tasks) as advance:
+        for backend, context in decode_groups:
+            rows = _decode_group(models, backend, context, settings, runtime, advance)
+            advance(sum(not r["supported"] for r in rows))
+            yield KVCACHE, rows
+        if streaming:
+            for name, model in models.items():
+                yield KVCACHE, _policy_group(name, model, policy_backend, settings, runtime)
+                advance(encoding=name)
+        for backend in settings.backends:
+            with torch.no_grad():
+                yield SHIFT, [r | {"preset": settings.model}
+                              for r in shift_rows(models, backend, settings.offsets, settings.shift_len, runtime,
+                                                  settings.seed)]
+        advance(len(names))
+        head_dim, d_model = models["nope"].config.head_dim, models["nope"].config.d_model
+        yield PRECISION, precision_rows(head_dim, d_model, settings.max_exponent, settings.seed)
+
+
+def settings_for(preset: str, **overrides: object) -> KVCacheSettings:
+    """The KV-cache preset ``preset`` with the non-None ``overrides`` applied, validated."""
+    check_choice(preset, "preset", KVCACHE_PRESETS)
+    settings = replace(KVCACHE_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+    for context in settings.contexts:
+        check_int(context, "--contexts", minimum=2)
+    for backend in settings.backends:
+        check_choice(backend, "backend", BACKENDS)
+    for policy in settings.policies:
+        check_choice(policy, "policy", POLICIES)
+    smallest = min(settings.contexts)
+    if not 2 <= settings.window <= smallest:
+        raise InputError(f"--window must be between 2 and the smallest context ({smallest}), got {settings.window}")
+    if not 1 <= settings.sinks < settings.window:
+        raise InputError(f"--sinks must be between 1 and --window - 1 ({settings.window - 1}), got {settings.sinks}")
+    return settings
+
+
+def render(tables: dict[str, pd.DataFrame]) -> Table:
+    """At the longest context on each backend: exactness, decode cost, shift error."""
+    df = tables.get("kvcache", pd.DataFrame())
+    full = df[df["policy"] == "full"] if len(df) else df
+    longest = full["context_len"].max() if len(full) else 0
+    table = Table(title=f"KV cache at T = {longest} (full policy); shift = |diff| at the largest offset")
+    for column in ("encoding", "backend", "max |diff|", "cached ms/tok", "uncached ms/tok", "speedup",
+                   "pe ms/step", "shift"):
+        table.add_column(column, justify="left" if column in ("encoding", "backend") else "right")
+    shift = tables.get("shift", pd.DataFrame())
+    for _, row in full[full["context_len"] == longest].iterrows():
+        shift_cell = ""
+        if len(shift):
+            s = shift[(shift["encoding"] == row["encoding"]) & (shift["backend"] == row["backend"])
+                      & shift["supported"].astype(bool)]
+            if len(s):
+                shift_cell = f"{s.loc[s['offset'].idxmax(), 'max_abs_logit_diff']:.1e}"
+        if not bool(row["supported"]):
+            table.add_row(row["encoding"], row["backend"], "n/a", "", "", "", "", shift_cell)
+            continue
+        table.add_row(row["encoding"], row["backend"], f"{row['max_abs_logit_diff']:.1e}",
+                      f"{row['cached_ms_per_token']:.2f}", f"{row['uncached_ms_per_token']:.1f}",
+                      f"{row['speedup']:.0f}x", f"{row['pe_ms_per_step']:.3f}", shift_cell)
+    return table
+
+
+SUITE = Suite(
+    name="kvcache",
+    description="cached decoding: exactness, cost per token, memory, window/sink policies, shifts, precision",
+    tables=(KVCACHE, SHIFT, PRECISION),
+    settings=settings_for,
+    run=run_kvcache,
+    render=render,
+    options=("contexts", "backends", "window", "sinks", "policies"),
+)

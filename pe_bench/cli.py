@@ -110,7 +110,7 @@ def show(name: Annotated[str, typer.Argument(help="Encoding name, as `pe-bench l
     console.print(module_doc.strip(), markup=False, highlight=False)
 
 
-# Options shared by `run` and `compare`; suite-specific ones say which suite reads them.
+# Options shared by `run` and `compare`; suite-specific ones name the suite that reads them.
 Suite_ = Annotated[str, typer.Option("--suite", help=f"Suites, comma-separated: {', '.join(SUITES)}, or all.")]
 Preset = Annotated[str, typer.Option(help="quick, standard, or tiny (seconds; for smoke tests).")]
 Device = Annotated[str, typer.Option(help=f"{', '.join(DEVICES)}.")]
@@ -126,21 +126,32 @@ Contexts = Annotated[str | None, typer.Option(help="kvcache: context lengths, e.
 Window = Annotated[int | None, typer.Option(help="kvcache: window size W of the window and sinks policies.")]
 Sinks = Annotated[int | None, typer.Option(help="kvcache: sink tokens S kept by the sinks policy.")]
 Policies = Annotated[str | None, typer.Option(help=f"kvcache: cache policies: {', '.join(POLICIES)}.")]
+TrainLen = Annotated[int | None, typer.Option(help="extrapolation: training length L.")]
+EvalLens = Annotated[str | None, typer.Option(help="extrapolation: evaluation lengths (default L,2L,4L,8L,16L).")]
+Steps = Annotated[int | None, typer.Option(help="extrapolation: training steps.")]
+Stride = Annotated[int | None, typer.Option(help="extrapolation: sliding-window stride (default L).")]
+Corpus = Annotated[Path | None, typer.Option(help="extrapolation: a text file or folder (default: Python's stdlib).")]
+Retrain = Annotated[bool, typer.Option("--retrain", help="extrapolation: train even if a checkpoint exists.")]
+
+PARSERS: dict[str, Any] = {
+    "seq_lens": lambda v: parse_int_list(v, "--seq-lens"),
+    "batch_size": lambda v: check_int(v, "--batch-size"),
+    "backends": lambda v: parse_choices(v, "--backends", list(BACKENDS)),
+    "modes": lambda v: parse_choices(v, "--modes", list(MODES)),
+    "contexts": lambda v: parse_int_list(v, "--contexts", minimum=2),
+    "policies": lambda v: parse_choices(v, "--policies", list(POLICIES), noun="policy"),
+    "eval_lens": lambda v: parse_int_list(v, "--eval-lens"),
+    "retrain": lambda v: v or None,  # a flag: absent means "the preset decides"
+}
 
 
 def _overrides(**given: Any) -> dict[str, Any]:
-    """Suite options parsed from the CLI's strings; None where the preset decides."""
-    parsers = {
-        "seq_lens": lambda v: parse_int_list(v, "--seq-lens"),
-        "batch_size": lambda v: check_int(v, "--batch-size"),
-        "backends": lambda v: parse_choices(v, "--backends", list(BACKENDS)),
-        "modes": lambda v: parse_choices(v, "--modes", list(MODES)),
-        "contexts": lambda v: parse_int_list(v, "--contexts", minimum=2),
-        "window": lambda v: v,  # range depends on the contexts: checked by the suite
-        "sinks": lambda v: v,
-        "policies": lambda v: parse_choices(v, "--policies", list(POLICIES), noun="policy"),
-    }
-    return {name: None if value is None else parsers[name](value) for name, value in given.items()}
+    """Suite options parsed from the CLI's strings; None where the preset decides.
+
+    Plain integers (window, steps, ...) pass through: their allowed range depends on other
+    settings, so the suite checks them.
+    """
+    return {name: None if value is None else PARSERS.get(name, lambda v: v)(value) for name, value in given.items()}
 
 
 def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device: str, dtype: str,
@@ -151,14 +162,14 @@ def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device:
     run_plan = plan(encodings, suites, preset, runtime, out, seed=seed, overrides=overrides)
     console.print(f"pe-bench {__version__}: {', '.join(suites)} for {', '.join(encodings)} "
                   f"on {runtime.device_name}, {runtime.dtype_name}, {runtime.threads} threads -> {out}/")
-    with RichProgress(console, run_plan.n_tasks) as progress:
+    with RichProgress(console, len(run_plan.suites)) as progress:
         new_rows = execute(run_plan, progress)
     for name in run_plan.suites:
         tables = {schema.name: new_rows[schema.name] for schema in SUITES[name].tables if schema.name in new_rows}
         if tables:
             console.print(SUITES[name].render(tables))
     written = sorted({schema.filename for name in run_plan.suites for schema in SUITES[name].tables})
-    console.print(f"wrote {', '.join(str(out / f) for f in written)}")
+    console.print(f"wrote {', '.join(str(out / f) for f in written if (out / f).exists())}")
 
 
 @app.command()
@@ -168,12 +179,15 @@ def run(
     threads: Threads = None, seed: Seed = 0, out: Out = Path("results"),
     seq_lens: SeqLens = None, batch_size: BatchSize = None, backends: Backends = None, modes: Modes = None,
     contexts: Contexts = None, window: Window = None, sinks: Sinks = None, policies: Policies = None,
+    train_len: TrainLen = None, eval_lens: EvalLens = None, steps: Steps = None, stride: Stride = None,
+    corpus: Corpus = None, retrain: Retrain = False,
 ) -> None:
-    """Measure one encoding; NoPE is measured alongside so every ratio is available."""
+    """Measure one encoding; NoPE is measured alongside where a ratio needs it."""
     encoding_class(encoding)
-    _run_and_report((encoding,), suite, preset, device, dtype, threads, seed, out, _overrides(
-        seq_lens=seq_lens, batch_size=batch_size, backends=backends, modes=modes, contexts=contexts,
-        window=window, sinks=sinks, policies=policies))
+    overrides = _overrides(seq_lens=seq_lens, batch_size=batch_size, backends=backends, modes=modes,
+                           contexts=contexts, window=window, sinks=sinks, policies=policies, train_len=train_len,
+                           eval_lens=eval_lens, steps=steps, stride=stride, corpus=corpus, retrain=retrain)
+    _run_and_report((encoding,), suite, preset, device, dtype, threads, seed, out, overrides)
 
 
 @app.command()
@@ -183,12 +197,15 @@ def compare(
     threads: Threads = None, seed: Seed = 0, out: Out = Path("results"),
     seq_lens: SeqLens = None, batch_size: BatchSize = None, backends: Backends = None, modes: Modes = None,
     contexts: Contexts = None, window: Window = None, sinks: Sinks = None, policies: Policies = None,
+    train_len: TrainLen = None, eval_lens: EvalLens = None, steps: Steps = None, stride: Stride = None,
+    corpus: Corpus = None, retrain: Retrain = False,
 ) -> None:
     """Measure several encodings in one process, interleaved so machine drift hits them alike."""
     names = parse_choices(encodings, "--encodings", list(ENCODINGS), allow_all=True)
-    _run_and_report(names, suite, preset, device, dtype, threads, seed, out, _overrides(
-        seq_lens=seq_lens, batch_size=batch_size, backends=backends, modes=modes, contexts=contexts,
-        window=window, sinks=sinks, policies=policies))
+    overrides = _overrides(seq_lens=seq_lens, batch_size=batch_size, backends=backends, modes=modes,
+                           contexts=contexts, window=window, sinks=sinks, policies=policies, train_len=train_len,
+                           eval_lens=eval_lens, steps=steps, stride=stride, corpus=corpus, retrain=retrain)
+    _run_and_report(names, suite, preset, device, dtype, threads, seed, out, overrides)
 
 
 def main() -> None:

@@ -1,8 +1,10 @@
 """Progress reporting that the library can call and the CLI can draw.
 
-Suites take a ``Progress`` and call ``task(description, total)``; the returned context
-yields ``advance(n=1, **fields)``. The default does nothing, so library users and tests get
-no output; the CLI passes ``RichProgress``, one overall bar with a bar per task beneath.
+The runner wraps each suite in ``stage(name)``: one step of the overall bar. Suites open
+``task(description, total)`` for each piece of work; the returned context yields
+``advance(n=1, **fields)``, and the fields (e.g. ``loss=2.31``) are shown beside the bar.
+The default class draws nothing, so library users and tests get no output; the CLI passes
+``RichProgress``: one overall bar, with a bar per running task beneath it.
 """
 
 from __future__ import annotations
@@ -20,19 +22,24 @@ class Progress:
     """No output: the default for library calls and tests."""
 
     @contextmanager
+    def stage(self, description: str) -> Iterator[None]:
+        yield
+
+    @contextmanager
     def task(self, description: str, total: int) -> Iterator[Advance]:
         yield lambda n=1, **fields: None
 
 
 class RichProgress(Progress):
-    """An overall bar (``total_tasks``) and, beneath it, a bar per running task."""
+    """An overall bar over ``stages`` and, beneath it, a bar per running task."""
 
-    def __init__(self, console: Console, total_tasks: int, title: str = "pe-bench") -> None:
+    def __init__(self, console: Console, stages: int, title: str = "pe-bench") -> None:
         self._bars = _RichProgress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[info]}"), console=console, transient=False,
+            TextColumn("{task.fields[info]}"), console=console,
         )
-        self._overall = self._bars.add_task(title, total=total_tasks, info="")
+        self._title = title
+        self._overall = self._bars.add_task(title, total=stages, info="")
 
     def __enter__(self) -> RichProgress:
         self._bars.start()
@@ -40,6 +47,14 @@ class RichProgress(Progress):
 
     def __exit__(self, *exc: object) -> None:
         self._bars.stop()
+
+    @contextmanager
+    def stage(self, description: str) -> Iterator[None]:
+        self._bars.update(self._overall, info=description)
+        try:
+            yield
+        finally:
+            self._bars.advance(self._overall)
 
     @contextmanager
     def task(self, description: str, total: int) -> Iterator[Advance]:
@@ -53,4 +68,3 @@ class RichProgress(Progress):
             yield advance
         finally:
             self._bars.remove_task(bar)
-            self._bars.advance(self._overall)

@@ -62,7 +62,22 @@ PRECISION = Schema(
     key=("encoding", "position", "dtype", "quantity", "device"),
 )
 
-SCHEMAS: dict[str, Schema] = {s.name: s for s in (SPEED, KVCACHE, SHIFT, PRECISION)}
+EXTRAPOLATION = Schema(
+    "extrapolation",
+    columns=("encoding", "variant", "task", "train_len", "eval_len", "eval_mode", "stride", "metric", "value",
+             "steps", "seed", "params", "preset", "supported", "note", "device", "dtype", "corpus", "corpus_checksum",
+             "torch_version"),
+    key=("encoding", "variant", "task", "train_len", "eval_len", "eval_mode", "stride", "metric", "steps", "seed",
+         "preset", "corpus_checksum", "device", "dtype"),
+)
+
+TRAINING = Schema(
+    "training",
+    columns=("encoding", "step", "loss", "tokens_per_s", "train_len", "steps", "seed", "preset", "corpus_checksum"),
+    key=("encoding", "step", "train_len", "steps", "seed", "preset", "corpus_checksum"),
+)
+
+SCHEMAS: dict[str, Schema] = {s.name: s for s in (SPEED, KVCACHE, SHIFT, PRECISION, EXTRAPOLATION, TRAINING)}
 
 
 def write_atomic(path: Path, text: str) -> None:

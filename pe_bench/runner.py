@@ -32,10 +32,6 @@ class Plan:
     preset: str
     new_rows: dict[str, pd.DataFrame] = field(default_factory=dict)  # filled by execute()
 
-    @property
-    def n_tasks(self) -> int:
-        return sum(SUITES[name].count_tasks(len(self.encodings)) for name in self.suites)
-
 
 def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runtime: Runtime, out: Path,
          seed: int | None = None, overrides: dict[str, Any] | None = None) -> Plan:
@@ -66,6 +62,7 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
         for schema in suite.tables:
             if (out / schema.filename).exists():
                 read_table(out / schema.filename, schema)
+        suite.check(encodings, settings[suite.name], out)
     return Plan(encodings, settings, runtime, out, preset)
 
 
@@ -77,9 +74,13 @@ def execute(run_plan: Plan, progress: Progress | None = None) -> dict[str, pd.Da
     progress = progress or Progress()
     for name, settings in run_plan.suites.items():
         suite: Suite = SUITES[name]
-        for schema, rows in suite.run(run_plan.encodings, settings, run_plan.runtime, progress):
-            upsert(run_plan.out, schema, rows)
-            batch = pd.DataFrame(rows)
-            previous = run_plan.new_rows.get(schema.name)
-            run_plan.new_rows[schema.name] = batch if previous is None else pd.concat([previous, batch], ignore_index=True)
+        with progress.stage(name):
+            for schema, rows in suite.run(run_plan.encodings, settings, run_plan.runtime, progress, run_plan.out):
+                if not rows:
+                    continue
+                upsert(run_plan.out, schema, rows)
+                batch = pd.DataFrame(rows)
+                previous = run_plan.new_rows.get(schema.name)
+                run_plan.new_rows[schema.name] = batch if previous is None else pd.concat([previous, batch],
+                                                                                          ignore_index=True)
     return run_plan.new_rows

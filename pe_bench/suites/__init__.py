@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from rich.table import Table
+from rich.console import RenderableType
 
 from pe_bench.progress import Progress
 from pe_bench.results import Schema
@@ -31,20 +32,21 @@ class Suite:
     tables: tuple[Schema, ...]
     #: (preset, **overrides) -> settings; raises InputError on bad values; None overrides are ignored
     settings: Callable[..., Any]
-    #: (encodings, settings, runtime, progress) -> (table, rows) batches, each saved as soon as it arrives
-    run: Callable[[tuple[str, ...], Any, Runtime, Progress], Iterator[tuple[Schema, Rows]]]
-    #: rows of this run, by table name -> a terminal table
-    render: Callable[[dict[str, pd.DataFrame]], Table]
+    #: (encodings, settings, runtime, progress, out) -> (table, rows) batches, each saved as soon as it arrives
+    run: Callable[[tuple[str, ...], Any, Runtime, Progress, Path], Iterator[tuple[Schema, Rows]]]
+    #: rows of this run, by table name -> what the terminal shows
+    render: Callable[[dict[str, pd.DataFrame]], RenderableType]
     #: CLI options that only this suite reads
     options: tuple[str, ...] = ()
-    #: how many progress tasks a run of n encodings has (for the overall bar)
-    count_tasks: Callable[[int], int] = lambda n: 1
+    #: (encodings, settings, out) -> None; raises InputError for state that would fail later
+    #: (e.g. a corrupt checkpoint), so that bad input stops the run before any work
+    check: Callable[[tuple[str, ...], Any, Path], None] = lambda encodings, settings, out: None
 
 
 def _registry() -> dict[str, Suite]:
-    from pe_bench.suites import kvcache, speed
+    from pe_bench.suites import extrapolation, kvcache, speed
 
-    return {s.name: s for s in (speed.SUITE, kvcache.SUITE)}
+    return {s.name: s for s in (speed.SUITE, kvcache.SUITE, extrapolation.SUITE)}
 
 
 SUITES: dict[str, Suite] = _registry()

@@ -27,6 +27,7 @@ import math
 import statistics
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -257,7 +258,7 @@ def _policy_group(name: str, model: Transformer, backend: str, settings: KVCache
 
 
 def run_kvcache(encodings: tuple[str, ...], settings: KVCacheSettings, runtime: Runtime,
-                progress: Progress | None = None) -> Iterator[tuple[Schema, list[dict]]]:
+                progress: Progress | None = None, out: Path | None = None) -> Iterator[tuple[Schema, list[dict]]]:
     """Measure ``encodings`` (NoPE added); yield (table, rows) as each group finishes."""
     progress = progress or Progress()
     names = with_nope(encodings)

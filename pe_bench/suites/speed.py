@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -208,8 +209,8 @@ def render(tables: dict[str, pd.DataFrame]) -> Table:
     return table
 
 
-def _run(encodings: tuple[str, ...], settings: SpeedSettings, runtime: Runtime,
-         progress: Progress) -> Iterator[tuple[Schema, list[dict]]]:
+def _run(encodings: tuple[str, ...], settings: SpeedSettings, runtime: Runtime, progress: Progress,
+         out: Path | None = None) -> Iterator[tuple[Schema, list[dict]]]:
     for rows in run_speed(encodings, settings, runtime, progress):
         yield SPEED, rows
 

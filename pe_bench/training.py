@@ -1,0 +1,100 @@
+"""Training a byte-level language model: the same data order, optimizer and schedule for every
+encoding, so that the encoding is the only difference between two runs.
+
+Batches are windows of ``train_len + 1`` bytes at random offsets of the training stream,
+drawn from a generator seeded with ``seed``. AdamW, linear warm-up then cosine decay to a
+tenth of the peak rate, gradients clipped at norm 1.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from pe_bench.model import Transformer
+from pe_bench.runtime import Runtime
+
+#: a loss above this (3 x ln 256, three times a uniform guess over bytes) means training diverged
+DIVERGED_LOSS = 3 * math.log(256)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything about training besides the model and the data."""
+
+    train_len: int
+    steps: int
+    batch_size: int
+    lr: float
+    warmup: int
+    seed: int
+    log_every: int = 10
+
+
+@dataclass
+class TrainResult:
+    """The loss curve and throughput; ``note`` says why training stopped early, if it did."""
+
+    curve: list[dict[str, float]]  # step, loss, tokens_per_s
+    tokens_per_s: float
+    seconds: float
+    note: str = ""
+
+    @property
+    def diverged(self) -> bool:
+        return bool(self.note)
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Linear warm-up to ``lr`` over ``warmup`` steps, then cosine decay to lr / 10."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def sample_batch(data: Tensor, length: int, batch_size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Inputs and next-byte targets, (B, length) each, from random offsets of ``data``."""
+    starts = torch.randint(0, data.numel() - length - 1, (batch_size,), generator=generator)
+    windows = data[starts[:, None] + torch.arange(length + 1)].long()  # (B, length + 1)
+    return windows[:, :-1], windows[:, 1:]
+
+
+def train(model: Transformer, data: Tensor, config: TrainConfig, runtime: Runtime,
+          advance: Callable[..., None] = lambda n=1, **f: None) -> TrainResult:
+    """Train ``model`` in place on the byte stream ``data``; stops early if the loss diverges."""
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.95), weight_decay=0.01)
+    model.train()
+    curve: list[dict[str, float]] = []
+    tokens = config.batch_size * config.train_len
+    start = last = time.perf_counter()
+    note = ""
+    for step in range(config.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, config)
+        x, y = sample_batch(data, config.train_len, config.batch_size, generator)
+        loss = model.loss(x.to(runtime.device), y.to(runtime.device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        value = loss.item()
+        if not math.isfinite(value) or value > DIVERGED_LOSS:
+            note = f"training diverged at step {step + 1} (loss {value:.3g})"
+            break
+        if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
+            now = time.perf_counter()
+            steps_done = (step + 1) - (curve[-1]["step"] if curve else 0)
+            curve.append({"step": step + 1, "loss": value, "tokens_per_s": steps_done * tokens / (now - last)})
+            last = now
+            advance(steps_done, loss=f"{value:.3f}")
+    seconds = time.perf_counter() - start
+    model.eval()
+    done = curve[-1]["step"] if curve else 0
+    return TrainResult(curve, done * tokens / seconds if seconds else math.nan, seconds, note)

@@ -12,7 +12,7 @@ For each backend and context length T, every encoding's model (same seed and sha
   2 x layers x kv_heads x head_dim x dtype bytes, and the encoding's extra state.
 
 Then, on the first backend, the **policies** ``window`` and ``sinks`` under both position
-rules stream max(contexts) tokens (at most 8 windows) one at a time. Under ``original``
+rules stream max(contexts) tokens (at most 4 windows) one at a time. Under ``original``
 positions each step must equal a full forward whose mask lets each query see exactly the
 keys that cache holds; under ``slot`` positions the difference from that forward shows
 what re-numbering the cache changes. Per-token time is reported at each context length
@@ -68,8 +68,8 @@ class KVCacheSettings:
 
     @property
     def stream_len(self) -> int:
-        """Tokens a window/sinks policy streams: the longest context, at most 8 windows."""
-        return min(max(self.contexts), 8 * self.window)
+        """Tokens a window/sinks policy streams: the longest context, at most 4 windows."""
+        return min(max(self.contexts), 4 * self.window)
 
 
 KVCACHE_PRESETS: dict[str, KVCacheSettings] = {

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +20,7 @@ import torch
 
 from pe_bench.errors import InputError
 from pe_bench.model import ModelConfig, Transformer
+from pe_bench.results import atomic_target
 from pe_bench.training import TrainConfig, TrainResult
 
 FORMAT = 1  # bump when training or the model changes in a way the identity does not capture
@@ -43,17 +42,10 @@ def path_for(folder: Path, ident: dict) -> Path:
 
 def save(path: Path, ident: dict, model: Transformer, result: TrainResult) -> None:
     """Write atomically: a temporary file in the same folder, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"identity": ident, "key": key_of(ident), "state_dict": model.state_dict(),
                "curve": result.curve, "tokens_per_s": result.tokens_per_s, "seconds": result.seconds}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_target(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load(path: Path, ident: dict, model: Transformer) -> TrainResult:

@@ -27,14 +27,16 @@ from pe_bench.cache import POLICIES  # noqa: E402
 from pe_bench.encodings import ENCODINGS, encoding_class  # noqa: E402
 from pe_bench.errors import InputError  # noqa: E402
 from pe_bench.model import build_model  # noqa: E402
-from pe_bench.options import check_int, parse_choices, parse_int_list  # noqa: E402
+from pe_bench.options import check_int, check_out_dir, parse_choices, parse_int_list  # noqa: E402
 from pe_bench.progress import RichProgress  # noqa: E402
-from pe_bench.runner import execute, plan  # noqa: E402
+from pe_bench.report import summary_table  # noqa: E402
+from pe_bench.runner import execute, finish, plan  # noqa: E402
 from pe_bench.runtime import DEVICES, DTYPES, make_runtime  # noqa: E402
 from pe_bench.suites import SUITES  # noqa: E402
 from pe_bench.suites.speed import MODES  # noqa: E402
 
 console = Console()
+INVOCATION: list[str] = ["pe-bench"]  # the command line being run, recorded in manifest.json and summary.md
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -47,6 +49,8 @@ class OneLineErrors(TyperGroup):
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
+        global INVOCATION
+        INVOCATION = ["pe-bench", *(args if args is not None else sys.argv[1:])]
         try:
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)
@@ -132,6 +136,8 @@ Steps = Annotated[int | None, typer.Option(help="extrapolation: training steps."
 Stride = Annotated[int | None, typer.Option(help="extrapolation: sliding-window stride (default L).")]
 Corpus = Annotated[Path | None, typer.Option(help="extrapolation: a text file or folder (default: Python's stdlib).")]
 Retrain = Annotated[bool, typer.Option("--retrain", help="extrapolation: train even if a checkpoint exists.")]
+Resume = Annotated[bool, typer.Option("--resume", help="Skip rows already saved in --out for the same settings.")]
+Plots = Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the figures into <out>/plots/ at the end.")]
 
 PARSERS: dict[str, Any] = {
     "seq_lens": lambda v: parse_int_list(v, "--seq-lens"),
@@ -155,21 +161,28 @@ def _overrides(**given: Any) -> dict[str, Any]:
 
 
 def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device: str, dtype: str,
-                    threads: int | None, seed: int, out: Path, overrides: dict[str, Any]) -> None:
-    """Validate everything, run with progress bars, print each suite's table."""
+                    threads: int | None, seed: int, out: Path, overrides: dict[str, Any], resume: bool,
+                    plots: bool) -> None:
+    """Validate everything, run with progress bars, print each suite's table and the summary."""
     suites = parse_choices(suite, "--suite", list(SUITES), allow_all=True)
     runtime = make_runtime(device, dtype, threads)
-    run_plan = plan(encodings, suites, preset, runtime, out, seed=seed, overrides=overrides)
+    run_plan = plan(encodings, suites, preset, runtime, out, seed=seed, overrides=overrides, resume=resume)
     console.print(f"pe-bench {__version__}: {', '.join(suites)} for {', '.join(encodings)} "
                   f"on {runtime.device_name}, {runtime.dtype_name}, {runtime.threads} threads -> {out}/")
-    with RichProgress(console, len(run_plan.suites)) as progress:
-        new_rows = execute(run_plan, progress)
-    for name in run_plan.suites:
-        tables = {schema.name: new_rows[schema.name] for schema in SUITES[name].tables if schema.name in new_rows}
-        if tables:
-            console.print(SUITES[name].render(tables))
-    written = sorted({schema.filename for name in run_plan.suites for schema in SUITES[name].tables})
-    console.print(f"wrote {', '.join(str(out / f) for f in written if (out / f).exists())}")
+    try:
+        with RichProgress(console, len(run_plan.suites)) as progress:
+            execute(run_plan, progress, command=INVOCATION)
+    except KeyboardInterrupt:
+        _fail(f"interrupted; the rows finished before it are saved in {out}/ "
+              "(run the same command with --resume to go on)", 130)
+    done = finish(run_plan, draw_plots=plots, command=INVOCATION)
+    for table in done.suite_tables:
+        console.print(table)
+    console.print(summary_table(done.summary))
+    for name, reason in done.skipped_figures:
+        console.print(f"skipped figure {name}: {reason}")
+    console.print(f"wrote {out}/summary.md, summary.csv, manifest.json, the tables"
+                  + (f" and {len(done.figures)} figures in {out}/plots/" if done.figures else ""))
 
 
 @app.command()
@@ -180,14 +193,14 @@ def run(
     seq_lens: SeqLens = None, batch_size: BatchSize = None, backends: Backends = None, modes: Modes = None,
     contexts: Contexts = None, window: Window = None, sinks: Sinks = None, policies: Policies = None,
     train_len: TrainLen = None, eval_lens: EvalLens = None, steps: Steps = None, stride: Stride = None,
-    corpus: Corpus = None, retrain: Retrain = False,
+    corpus: Corpus = None, retrain: Retrain = False, resume: Resume = False, plots: Plots = True,
 ) -> None:
     """Measure one encoding; NoPE is measured alongside where a ratio needs it."""
     encoding_class(encoding)
     overrides = _overrides(seq_lens=seq_lens, batch_size=batch_size, backends=backends, modes=modes,
                            contexts=contexts, window=window, sinks=sinks, policies=policies, train_len=train_len,
                            eval_lens=eval_lens, steps=steps, stride=stride, corpus=corpus, retrain=retrain)
-    _run_and_report((encoding,), suite, preset, device, dtype, threads, seed, out, overrides)
+    _run_and_report((encoding,), suite, preset, device, dtype, threads, seed, out, overrides, resume, plots)
 
 
 @app.command()
@@ -198,14 +211,34 @@ def compare(
     seq_lens: SeqLens = None, batch_size: BatchSize = None, backends: Backends = None, modes: Modes = None,
     contexts: Contexts = None, window: Window = None, sinks: Sinks = None, policies: Policies = None,
     train_len: TrainLen = None, eval_lens: EvalLens = None, steps: Steps = None, stride: Stride = None,
-    corpus: Corpus = None, retrain: Retrain = False,
+    corpus: Corpus = None, retrain: Retrain = False, resume: Resume = False, plots: Plots = True,
 ) -> None:
     """Measure several encodings in one process, interleaved so machine drift hits them alike."""
     names = parse_choices(encodings, "--encodings", list(ENCODINGS), allow_all=True)
     overrides = _overrides(seq_lens=seq_lens, batch_size=batch_size, backends=backends, modes=modes,
                            contexts=contexts, window=window, sinks=sinks, policies=policies, train_len=train_len,
                            eval_lens=eval_lens, steps=steps, stride=stride, corpus=corpus, retrain=retrain)
-    _run_and_report(names, suite, preset, device, dtype, threads, seed, out, overrides)
+    _run_and_report(names, suite, preset, device, dtype, threads, seed, out, overrides, resume, plots)
+
+
+@app.command()
+def plot(
+    results: Annotated[Path, typer.Option(help="Folder holding the result tables.")] = Path("results"),
+    out: Annotated[Path | None, typer.Option(help="Folder for the figures (default: <results>/plots).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="png or svg.")] = "png",
+) -> None:
+    """Draw figures from saved result tables; never reruns a benchmark."""
+    from pe_bench.plots import NothingToPlot, plot_results
+
+    if out is not None:
+        check_out_dir(out)
+    try:
+        report = plot_results(results, out, fmt)
+    except NothingToPlot as e:
+        _fail(str(e), 1)
+    for name, reason in report.skipped:
+        console.print(f"skipped {name}: {reason}")
+    console.print(f"drew {len(report.drawn)} figures in {(out or results / 'plots')}/")
 
 
 def main() -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,19 +81,35 @@ TRAINING = Schema(
 SCHEMAS: dict[str, Schema] = {s.name: s for s in (SPEED, KVCACHE, SHIFT, PRECISION, EXTRAPOLATION, TRAINING)}
 
 
+@contextmanager
+def atomic_target(path: Path) -> Iterator[Path]:
+    """A temporary path next to ``path`` to write to; renamed over ``path`` when the block ends.
+
+    If the block raises (or is interrupted) the temporary file is removed and ``path`` is
+    left as it was. The file gets the permissions a plain ``open`` would give it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it owner-only
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
+    with atomic_target(path) as tmp:
+        with open(tmp, "w") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_table(path: Path, schema: Schema) -> pd.DataFrame:
@@ -108,6 +125,20 @@ def read_table(path: Path, schema: Schema) -> pd.DataFrame:
     return df
 
 
+def key_text(value: object) -> str:
+    """A key cell as text that survives a CSV round trip: empty for missing, 128 for 128.0."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def key_strings(df: pd.DataFrame, columns: Iterable[str]) -> pd.Series:
+    """One string per row joining ``columns`` through ``key_text``, for matching rows by key."""
+    return df[list(columns)].map(key_text).agg("\x1f".join, axis=1)
+
+
 def upsert(out_dir: Path, schema: Schema, rows: Iterable[dict]) -> pd.DataFrame:
     """Merge ``rows`` into ``<out_dir>/<schema>.csv``: same key replaces, new key appends.
 
@@ -120,8 +151,7 @@ def upsert(out_dir: Path, schema: Schema, rows: Iterable[dict]) -> pd.DataFrame:
     path = out_dir / schema.filename
     if path.exists():
         old = read_table(path, schema)
-        key_of = lambda df: df[list(schema.key)].astype(str).agg("\x1f".join, axis=1)  # noqa: E731
-        old = old[~key_of(old).isin(set(key_of(new)))]
+        old = old[~key_strings(old, schema.key).isin(set(key_strings(new, schema.key)))]
         merged = pd.concat([old, new], ignore_index=True) if len(old) else new
     else:
         merged = new

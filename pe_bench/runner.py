@@ -2,23 +2,37 @@
 
 This is the library behind ``pe-bench run`` and ``pe-bench compare``; the CLI only parses
 strings into the arguments below and draws the progress bars and tables.
+
+1. ``plan`` checks every input and builds every suite's settings; nothing runs, nothing is
+   written, so bad input never leaves a trace.
+2. ``execute`` runs the suites; each batch of rows is merged into its table (atomically) as
+   soon as it exists, so an interrupted run keeps what it finished. ``manifest.json``
+   records the run as it starts and as it ends.
+3. ``finish`` renders each suite's table and the cross-suite summary from the saved
+   tables, writes summary.md / summary.csv and draws the figures.
 """
 
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from rich.console import RenderableType
 
+from pe_bench import manifest
 from pe_bench.encodings import encoding_class
 from pe_bench.errors import InputError
 from pe_bench.options import check_out_dir
 from pe_bench.progress import Progress
+from pe_bench.report import load_tables, write_report
 from pe_bench.results import read_table, upsert
 from pe_bench.runtime import Runtime
-from pe_bench.suites import SUITES, Suite
+from pe_bench.suites import SUITES, Existing, RunContext
+from pe_bench.suites.speed import with_nope
 
 
 @dataclass
@@ -30,11 +44,23 @@ class Plan:
     runtime: Runtime
     out: Path
     preset: str
+    seed: int | None = None
+    resume: bool = False
     new_rows: dict[str, pd.DataFrame] = field(default_factory=dict)  # filled by execute()
 
 
+@dataclass
+class Finished:
+    """What ``finish`` produced: the summary, each suite's table, the figures."""
+
+    summary: pd.DataFrame
+    suite_tables: list[RenderableType]
+    figures: list[Path]
+    skipped_figures: list[tuple[str, str]]
+
+
 def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runtime: Runtime, out: Path,
-         seed: int | None = None, overrides: dict[str, Any] | None = None) -> Plan:
+         seed: int | None = None, overrides: dict[str, Any] | None = None, resume: bool = False) -> Plan:
     """Check every input and build every suite's settings; nothing runs, nothing is written.
 
     ``overrides`` maps suite option names (``seq_lens``, ``batch_size``, ...) to values; None
@@ -53,8 +79,7 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
             flag = "--" + option.replace("_", "-")
             raise InputError(f"{flag} applies to the {' and '.join(owners)} suite, which this run does not include")
     settings = {
-        suite.name: suite.settings(preset, seed=seed,
-                                   **{k: v for k, v in overrides.items() if k in suite.options})
+        suite.name: suite.settings(preset, seed=seed, **{k: v for k, v in overrides.items() if k in suite.options})
         for suite in chosen
     }
     check_out_dir(out)
@@ -63,24 +88,90 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
             if (out / schema.filename).exists():
                 read_table(out / schema.filename, schema)
         suite.check(encodings, settings[suite.name], out)
-    return Plan(encodings, settings, runtime, out, preset)
+    return Plan(encodings, settings, runtime, out, preset, seed, resume)
 
 
-def execute(run_plan: Plan, progress: Progress | None = None) -> dict[str, pd.DataFrame]:
+def _corpus_record(run_plan: Plan) -> dict[str, Any] | None:
+    settings = run_plan.suites.get("extrapolation")
+    if settings is None:
+        return None
+    from pe_bench.data import load_corpus
+
+    corpus = load_corpus(settings.corpus)
+    return {"name": corpus.name, "files": corpus.files, "bytes": corpus.bytes, "checksum": corpus.checksum}
+
+
+def execute(run_plan: Plan, progress: Progress | None = None, command: list[str] | None = None) -> dict[str, pd.DataFrame]:
     """Run the plan's suites; every batch of rows is merged into its table as soon as it exists.
 
-    Returns this run's rows, by table name. If interrupted, the batches already saved stay.
+    Returns this run's rows, by table name. If interrupted, the batches already saved stay
+    and the manifest says the run was interrupted.
     """
     progress = progress or Progress()
-    for name, settings in run_plan.suites.items():
-        suite: Suite = SUITES[name]
-        with progress.stage(name):
-            for schema, rows in suite.run(run_plan.encodings, settings, run_plan.runtime, progress, run_plan.out):
-                if not rows:
-                    continue
-                upsert(run_plan.out, schema, rows)
-                batch = pd.DataFrame(rows)
-                previous = run_plan.new_rows.get(schema.name)
-                run_plan.new_rows[schema.name] = batch if previous is None else pd.concat([previous, batch],
-                                                                                          ignore_index=True)
+    out = run_plan.out
+    entry = manifest.new_entry(encodings=run_plan.encodings, suites=run_plan.suites, preset=run_plan.preset,
+                               runtime_record=run_plan.runtime.record(), seed=run_plan.seed,
+                               corpus=_corpus_record(run_plan), resume=run_plan.resume, command=command)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest.record(out, entry)
+    existing = Existing(load_tables(out) if run_plan.resume else {})
+    context = RunContext(run_plan.runtime, out, progress, existing)
+    try:
+        for name, settings in run_plan.suites.items():
+            start = time.perf_counter()
+            with progress.stage(name):
+                for schema, rows in SUITES[name].run(run_plan.encodings, settings, context):
+                    if not rows:
+                        continue
+                    upsert(out, schema, rows)
+                    batch = pd.DataFrame(rows)
+                    previous = run_plan.new_rows.get(schema.name)
+                    run_plan.new_rows[schema.name] = batch if previous is None else pd.concat(
+                        [previous, batch], ignore_index=True)
+                    entry["rows_written"][schema.name] = entry["rows_written"].get(schema.name, 0) + len(rows)
+            entry["suite_seconds"][name] = round(time.perf_counter() - start, 1)
+        entry["status"] = "completed"
+    except BaseException:
+        entry["status"] = "interrupted"
+        raise
+    finally:
+        entry["ended_at"] = manifest.now()
+        manifest.record(out, entry)
     return run_plan.new_rows
+
+
+def tables_for_run(run_plan: Plan) -> dict[str, pd.DataFrame]:
+    """The saved tables, restricted to this run's encodings (NoPE included), preset, device and dtype."""
+    record = run_plan.runtime.record()
+    names = set(with_nope(run_plan.encodings))
+    tables = {}
+    for name, df in load_tables(run_plan.out).items():
+        if "encoding" in df.columns:
+            df = df[df["encoding"].isin(names)]
+        for column, value in (("preset", run_plan.preset), ("device", record["device"]), ("dtype", record["dtype"])):
+            if column in df.columns and name != "precision":
+                df = df[df[column].astype(str) == str(value)]
+        tables[name] = df
+    return tables
+
+
+def finish(run_plan: Plan, draw_plots: bool = True, command: list[str] | None = None) -> Finished:
+    """Each suite's table and the summary from the saved tables; summary.md/.csv; the figures."""
+    tables = tables_for_run(run_plan)
+    suite_tables = []
+    for name in run_plan.suites:
+        mine = {s.name: tables[s.name] for s in SUITES[name].tables if s.name in tables and len(tables[s.name])}
+        if mine:
+            suite_tables.append(SUITES[name].render(mine))
+    figures: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    if draw_plots:
+        from pe_bench.plots import plot_results
+
+        report = plot_results(run_plan.out)
+        figures, skipped = report.drawn, report.skipped
+    summary = write_report(run_plan.out, encodings=run_plan.encodings, preset=run_plan.preset,
+                           runtime_record=run_plan.runtime.record(),
+                           command=" ".join(command if command is not None else sys.argv),
+                           suite_tables=suite_tables, figures=figures)
+    return Finished(summary, suite_tables, figures, skipped)

@@ -37,3 +37,44 @@ def test_unknown_option_is_one_line_exit_2():
     result = runner.invoke(app, ["list", "--colour"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == ["Error: No such option: --colour"]
+
+
+def test_plot_over_a_missing_folder_exits_2(tmp_path):
+    result = runner.invoke(app, ["plot", "--results", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_plot_over_an_empty_folder_has_nothing_to_plot_exit_1(tmp_path):
+    result = runner.invoke(app, ["plot", "--results", str(tmp_path)])
+    assert result.exit_code == 1 and "nothing to plot" in result.output
+    assert not (tmp_path / "plots").exists()
+
+
+def test_plot_over_garbage_exits_2_and_leaves_it_untouched(tmp_path):
+    (tmp_path / "speed.csv").write_bytes(b"\x00\xff garbage \x01")
+    (tmp_path / "shift.csv").write_text("a,b\n1,2\n")
+    for name in ("speed.csv", "shift.csv"):
+        before = (tmp_path / name).read_bytes()
+        only = tmp_path / name.split(".")[0]
+        only.mkdir()
+        (only / name).write_bytes(before)
+        result = runner.invoke(app, ["plot", "--results", str(only)])
+        assert result.exit_code == 2, result.output
+        assert len(result.output.strip().splitlines()) == 1 and name in result.output
+        assert (only / name).read_bytes() == before and not (only / "plots").exists()
+
+
+def test_plot_draws_from_saved_tables(tmp_path):
+    from pe_bench.results import SHIFT
+
+    rows = [{c: "" for c in SHIFT.columns} | {"encoding": e, "backend": "sdpa", "offset": o, "seq_len": 16,
+                                              "max_abs_logit_diff": d, "supported": True}
+            for e, d in (("rope", 1e-7), ("sinusoidal", 0.3)) for o in (1, 10, 100)]
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(tmp_path / "shift.csv", index=False)
+    result = runner.invoke(app, ["plot", "--results", str(tmp_path), "--format", "svg"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "plots" / "shift_invariance.svg").stat().st_size > 1000
+    assert "skipped ppl_vs_length" in result.output and "no extrapolation.csv" in result.output

@@ -1,15 +1,15 @@
 """The benchmark suites and their registry.
 
-A suite turns (encodings, settings, runtime) into result rows. It is described by a
+A suite turns (encodings, settings, context) into result rows. It is described by a
 ``Suite`` record: the tables it writes, how to build its settings from a preset and
 overrides (validating them before anything runs), the generator that measures, and how
-to render its rows as a terminal table. The CLI's ``--suite`` choices come from ``SUITES``.
+to render its rows on the terminal. The CLI's ``--suite`` choices come from ``SUITES``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,36 @@ import pandas as pd
 from rich.console import RenderableType
 
 from pe_bench.progress import Progress
-from pe_bench.results import Schema
+from pe_bench.results import Schema, key_strings, key_text
 from pe_bench.runtime import Runtime
 
 Rows = list[dict[str, Any]]
+
+
+@dataclass
+class Existing:
+    """Rows already saved in the output folder, for ``--resume``; empty means "skip nothing"."""
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def has(self, schema: Schema, keys: list[dict[str, Any]]) -> bool:
+        """True if every key (a dict of column -> value) matches a saved row of ``schema``."""
+        df = self.tables.get(schema.name)
+        if df is None or not len(df) or not keys:
+            return False
+        columns = list(keys[0])
+        saved = set(key_strings(df, columns))
+        return all("\x1f".join(key_text(key[c]) for c in columns) in saved for key in keys)
+
+
+@dataclass
+class RunContext:
+    """What every suite gets besides its settings: where and how it runs, and what is done."""
+
+    runtime: Runtime
+    out: Path = Path("results")
+    progress: Progress = field(default_factory=Progress)
+    existing: Existing = field(default_factory=Existing)
 
 
 @dataclass(frozen=True)
@@ -32,8 +58,8 @@ class Suite:
     tables: tuple[Schema, ...]
     #: (preset, **overrides) -> settings; raises InputError on bad values; None overrides are ignored
     settings: Callable[..., Any]
-    #: (encodings, settings, runtime, progress, out) -> (table, rows) batches, each saved as soon as it arrives
-    run: Callable[[tuple[str, ...], Any, Runtime, Progress, Path], Iterator[tuple[Schema, Rows]]]
+    #: (encodings, settings, context) -> (table, rows) batches, each saved as soon as it arrives
+    run: Callable[[tuple[str, ...], Any, RunContext], Iterator[tuple[Schema, Rows]]]
     #: rows of this run, by table name -> what the terminal shows
     render: Callable[[dict[str, pd.DataFrame]], RenderableType]
     #: CLI options that only this suite reads

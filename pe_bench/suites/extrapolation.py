@@ -36,7 +36,7 @@ from pe_bench.options import check_choice, check_int
 from pe_bench.progress import Progress
 from pe_bench.results import EXTRAPOLATION, TRAINING, Schema
 from pe_bench.runtime import Runtime
-from pe_bench.suites import Suite
+from pe_bench.suites import Existing, RunContext, Suite
 from pe_bench.training import TrainConfig, TrainResult, train
 
 FACTORS = (1, 2, 4, 8, 16)
@@ -183,10 +183,29 @@ def _trained_model(name: str, settings: ExtrapolationSettings, corpus: Corpus, r
     return model, result
 
 
+def _done_keys(name: str, variant: str, settings: ExtrapolationSettings, corpus: Corpus, runtime: Runtime,
+               stream: bool) -> list[dict]:
+    """The keys of the rows an encoding (or a RoPE variant) produces, for ``--resume``."""
+    common = {"encoding": name, "variant": variant, "train_len": settings.train_len, "metric": "ppl",
+              "steps": settings.steps, "seed": settings.seed, "preset": settings.model,
+              "corpus_checksum": corpus.checksum, "device": runtime.device_name, "dtype": runtime.dtype_name}
+    keys = [common | {"task": "lm", "eval_len": n, "eval_mode": mode, "stride": stride}
+            for n in settings.lengths for mode, stride in (("nonoverlap", 0), ("sliding", settings.sliding_stride))]
+    if stream:
+        keys += [common | {"task": "stream", "eval_len": settings.stream_len, "eval_mode": f"{p}-{r}", "stride": 0}
+                 for p, r in STREAM_POLICIES]
+    return keys
+
+
 def run_extrapolation(encodings: tuple[str, ...], settings: ExtrapolationSettings, runtime: Runtime,
-                      progress: Progress | None = None, out: Path = Path("results")) -> Iterator[tuple[Schema, list]]:
-    """Train (or load) and evaluate every encoding; yield (table, rows) as each one finishes."""
+                      progress: Progress | None = None, out: Path = Path("results"),
+                      existing: Existing | None = None) -> Iterator[tuple[Schema, list]]:
+    """Train (or load) and evaluate every encoding; yield (table, rows) as each one finishes.
+
+    An encoding whose rows ``existing`` already holds (``--resume``) is skipped altogether.
+    """
     progress = progress or Progress()
+    existing = existing or Existing()
     corpus = load_corpus(settings.corpus)
     longest = max(settings.lengths)  # settings_for checked that the validation split holds it
 
@@ -197,6 +216,8 @@ def run_extrapolation(encodings: tuple[str, ...], settings: ExtrapolationSetting
     stream_tokens = corpus.val[: settings.stream_len + 1]
     rope_model = None
     for name in encodings:
+        if existing.has(EXTRAPOLATION, _done_keys(name, name, settings, corpus, runtime, stream=True)):
+            continue
         model, result = _trained_model(name, settings, corpus, runtime, out / "checkpoints", progress)
         params = sum(p.numel() for p in model.parameters())
 
@@ -218,23 +239,34 @@ def run_extrapolation(encodings: tuple[str, ...], settings: ExtrapolationSetting
             advance()
         if name == "rope":
             rope_model = model
-    if rope_model is not None and settings.variants:
-        rope = rope_model.encoding
+    variants = [v for v in settings.variants
+                if not existing.has(EXTRAPOLATION, _done_keys("rope", v, settings, corpus, runtime, stream=False))]
+    if "rope" not in encodings or not variants:
+        return
+    if rope_model is None:  # rope's own rows were resumed; its checkpoint is still needed
+        rope_model, result = _trained_model("rope", settings, corpus, runtime, out / "checkpoints", progress)
+        if result.diverged:
+            return
+    rope = rope_model.encoding
+    params = sum(p.numel() for p in rope_model.parameters())
 
-        def make_row(**fields: object) -> dict:
-            return _row(settings, corpus, runtime, sum(p.numel() for p in rope_model.parameters()),
-                        encoding="rope", **fields)
+    def make_rope_row(**fields: object) -> dict:
+        return _row(settings, corpus, runtime, params, encoding="rope", **fields)
 
-        with progress.task("RoPE scaling", total=len(settings.variants)) as advance:
-            for variant in settings.variants:
-                rows = _lm_rows(rope_model, variant, tokens, sliding_tokens, settings, make_row,
-                                lambda length, v=variant: scaled_rope(v, rope, settings.train_len,
-                                                                      length / settings.train_len))
-                if variant == "rope-dynamic":
-                    rows += _dynamic_rows(rope_model, corpus.val, settings, make_row)
-                rope_model.encoding = rope
-                yield EXTRAPOLATION, rows
-                advance()
+    with progress.task("RoPE scaling", total=len(variants)) as advance:
+        for variant in variants:
+            rows = _lm_rows(rope_model, variant, tokens, sliding_tokens, settings, make_rope_row,
+                            lambda length, v=variant: scaled_rope(v, rope, settings.train_len,
+                                                                  length / settings.train_len))
+            if variant == "rope-dynamic":
+                rows += _dynamic_rows(rope_model, corpus.val, settings, make_rope_row)
+            rope_model.encoding = rope
+            yield EXTRAPOLATION, rows
+            advance()
+
+
+def _run(encodings: tuple[str, ...], settings: ExtrapolationSettings, ctx: RunContext) -> Iterator[tuple[Schema, list]]:
+    return run_extrapolation(encodings, settings, ctx.runtime, ctx.progress, ctx.out, ctx.existing)
 
 
 def settings_for(preset_name: str, **overrides: object) -> ExtrapolationSettings:
@@ -310,7 +342,7 @@ SUITE = Suite(
     description="train at L, perplexity at L..16L, RoPE scaling, streaming with window and sink caches",
     tables=(EXTRAPOLATION, TRAINING),
     settings=settings_for,
-    run=run_extrapolation,
+    run=_run,
     render=render,
     options=("train_len", "eval_lens", "steps", "corpus", "retrain", "stride"),
     check=check,

@@ -27,7 +27,6 @@ import math
 import statistics
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pandas as pd
 import torch
@@ -41,7 +40,7 @@ from pe_bench.options import check_choice, check_int
 from pe_bench.progress import Progress
 from pe_bench.results import KVCACHE, PRECISION, SHIFT, Schema
 from pe_bench.runtime import Runtime, check_dtype_supported
-from pe_bench.suites import Suite
+from pe_bench.suites import Existing, RunContext, Suite
 from pe_bench.suites.positional_work import positional_work_seconds
 from pe_bench.suites.positions import precision_rows, shift_rows
 from pe_bench.suites.speed import with_nope
@@ -258,10 +257,17 @@ def _policy_group(name: str, model: Transformer, backend: str, settings: KVCache
 
 
 def run_kvcache(encodings: tuple[str, ...], settings: KVCacheSettings, runtime: Runtime,
-                progress: Progress | None = None, out: Path | None = None) -> Iterator[tuple[Schema, list[dict]]]:
-    """Measure ``encodings`` (NoPE added); yield (table, rows) as each group finishes."""
+                progress: Progress | None = None,
+                existing: Existing | None = None) -> Iterator[tuple[Schema, list[dict]]]:
+    """Measure ``encodings`` (NoPE added); yield (table, rows) as each group finishes.
+
+    Groups whose rows ``existing`` already holds (``--resume``) are skipped; the precision
+    table (a fraction of a second) is always recomputed.
+    """
     progress = progress or Progress()
+    existing = existing or Existing()
     names = with_nope(encodings)
+    run_key = {"preset": settings.model, "device": runtime.device_name, "dtype": runtime.dtype_name}
     try:
         check_dtype_supported(runtime)
     except Unsupported as e:
@@ -272,25 +278,40 @@ def run_kvcache(encodings: tuple[str, ...], settings: KVCacheSettings, runtime: 
               for name in names}
     policy_backend = settings.backends[0]
     decode_groups = [(b, c) for b in settings.backends for c in settings.contexts] if "full" in settings.policies else []
-    streaming = any(p != "full" for p in settings.policies)
-    n_tasks = len(names) * (len(decode_groups) + streaming + 1)
+    bounded = [(p, rule) for p in settings.policies if p != "full" for rule in ("original", "slot")]
+    n_tasks = len(names) * (len(decode_groups) + bool(bounded) + 1)
     with progress.task("kvcache", total=n_tasks) as advance:
         for backend, context in decode_groups:
+            keys = [{"encoding": n, "backend": backend, "policy": "full", "positions": "original", "window": 0,
+                     "sinks": 0, "context_len": context, **run_key} for n in names]
+            if existing.has(KVCACHE, keys):
+                advance(len(names))
+                continue
             rows = _decode_group(models, backend, context, settings, runtime, advance)
             advance(sum(not r["supported"] for r in rows))
             yield KVCACHE, rows
-        if streaming:
-            for name, model in models.items():
+        for name, model in models.items() if bounded else ():
+            keys = [{"encoding": name, "backend": policy_backend, "policy": p, "positions": rule,
+                     "window": settings.window, "sinks": settings.sinks if p == "sinks" else 0,
+                     "context_len": settings.stream_len, **run_key} for p, rule in bounded]
+            if not existing.has(KVCACHE, keys):
                 yield KVCACHE, _policy_group(name, model, policy_backend, settings, runtime)
-                advance(encoding=name)
+            advance(encoding=name)
         for backend in settings.backends:
-            with torch.no_grad():
-                yield SHIFT, [r | {"preset": settings.model}
-                              for r in shift_rows(models, backend, settings.offsets, settings.shift_len, runtime,
-                                                  settings.seed)]
+            keys = [{"encoding": n, "backend": backend, "offset": o, "seq_len": settings.shift_len, **run_key}
+                    for n in names for o in settings.offsets]
+            if not existing.has(SHIFT, keys):
+                with torch.no_grad():
+                    yield SHIFT, [r | {"preset": settings.model}
+                                  for r in shift_rows(models, backend, settings.offsets, settings.shift_len, runtime,
+                                                      settings.seed)]
         advance(len(names))
         head_dim, d_model = models["nope"].config.head_dim, models["nope"].config.d_model
         yield PRECISION, precision_rows(head_dim, d_model, settings.max_exponent, settings.seed)
+
+
+def _run(encodings: tuple[str, ...], settings: KVCacheSettings, ctx: RunContext) -> Iterator[tuple[Schema, list]]:
+    return run_kvcache(encodings, settings, ctx.runtime, ctx.progress, ctx.existing)
 
 
 def settings_for(preset: str, **overrides: object) -> KVCacheSettings:
@@ -342,7 +363,7 @@ SUITE = Suite(
     description="cached decoding: exactness, cost per token, memory, window/sink policies, shifts, precision",
     tables=(KVCACHE, SHIFT, PRECISION),
     settings=settings_for,
-    run=run_kvcache,
+    run=_run,
     render=render,
     options=("contexts", "backends", "window", "sinks", "policies"),
 )

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pandas as pd
 import torch
@@ -28,7 +27,7 @@ from pe_bench.options import check_choice, check_int
 from pe_bench.progress import Progress
 from pe_bench.results import SPEED, Schema
 from pe_bench.runtime import Runtime, check_dtype_supported
-from pe_bench.suites import Suite
+from pe_bench.suites import Existing, RunContext, Suite
 from pe_bench.suites.positional_work import positional_work_seconds
 from pe_bench.timing import median_iqr, peak_memory, time_once
 
@@ -151,12 +150,14 @@ def _measure_group(models: dict[str, Transformer], backend: str, mode: str, seq_
 
 
 def run_speed(encodings: tuple[str, ...], settings: SpeedSettings, runtime: Runtime,
-              progress: Progress | None = None) -> Iterator[list[dict]]:
+              progress: Progress | None = None, existing: Existing | None = None) -> Iterator[list[dict]]:
     """Measure ``encodings`` (NoPE added) and yield each group's rows as soon as it is done.
 
-    Yielding per group lets the caller save finished rows before the next group starts.
+    Yielding per group lets the caller save finished rows before the next group starts;
+    a group whose rows ``existing`` already holds (``--resume``) is skipped.
     """
     progress = progress or Progress()
+    existing = existing or Existing()
     names = with_nope(encodings)
     groups = [(b, m, t) for b in settings.backends for m in settings.modes for t in settings.seq_lens]
     try:
@@ -170,6 +171,12 @@ def run_speed(encodings: tuple[str, ...], settings: SpeedSettings, runtime: Runt
         models[name] = model.to(device=runtime.device, dtype=runtime.dtype)
     with progress.task("speed", total=len(groups) * len(names)) as advance:
         for backend, mode, seq_len in groups:
+            keys = [{"encoding": n, "backend": backend, "mode": mode, "seq_len": seq_len,
+                     "batch_size": settings.batch_size, "preset": settings.model, "device": runtime.device_name,
+                     "dtype": runtime.dtype_name} for n in names]
+            if existing.has(SPEED, keys):
+                advance(len(names))
+                continue
             rows = _measure_group(models, backend, mode, seq_len, settings, runtime, advance)
             advance(len(names) - sum(r["supported"] for r in rows))  # unsupported rows count as done
             yield rows
@@ -211,9 +218,8 @@ def render(tables: dict[str, pd.DataFrame]) -> Table:
     return table
 
 
-def _run(encodings: tuple[str, ...], settings: SpeedSettings, runtime: Runtime, progress: Progress,
-         out: Path | None = None) -> Iterator[tuple[Schema, list[dict]]]:
-    for rows in run_speed(encodings, settings, runtime, progress):
+def _run(encodings: tuple[str, ...], settings: SpeedSettings, ctx: RunContext) -> Iterator[tuple[Schema, list]]:
+    for rows in run_speed(encodings, settings, ctx.runtime, ctx.progress, ctx.existing):
         yield SPEED, rows
 
 

@@ -53,7 +53,7 @@ SPEED_PRESETS: dict[str, SpeedSettings] = {
     # eager is left to standard: it is the slowest backend and the quick comparison has a time budget
     "quick": SpeedSettings("quick", seq_lens=(128, 256, 512), batch_size=4, backends=("sdpa", "flex"),
                            warmup=1, repeats=5),
-    "standard": SpeedSettings("standard", seq_lens=(256, 512, 1024, 2048), batch_size=4, warmup=2, repeats=7),
+    "standard": SpeedSettings("standard", seq_lens=(256, 512, 1024, 2048), batch_size=4, warmup=1, repeats=5),
 }
 
 

@@ -22,7 +22,7 @@ layers, B batch, H heads, S slots (= capacity), D head_dim.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -41,6 +41,19 @@ class CacheStep:
     k_pos: Tensor  # (S,) positions attention uses for every slot, new tokens included
     kv_len: int  # valid slots after this step
     slots: slice | Tensor  # where the new tokens are written
+    undo: dict = field(default_factory=dict, repr=False)  # what ``KVCache.undo`` restores
+
+
+def policy_mask(n: int, window: int, sinks: int, device: torch.device | str = "cpu") -> Tensor:
+    """(n, n) bool: the keys a ``window`` (sinks = 0) or ``sinks`` cache holds for each query.
+
+    Query i sees key j <= i if j is one of the last ``window - sinks`` tokens, or one of the
+    first ``sinks``: a full forward with this mask is what decoding with that cache computes
+    under original positions.
+    """
+    i = torch.arange(n, device=device)[:, None]
+    j = torch.arange(n, device=device)[None, :]
+    return (j <= i) & ((j > i - (window - sinks)) | (j < sinks))
 
 
 class KVCache:
@@ -80,6 +93,7 @@ class KVCache:
 
     def reset(self) -> None:
         """Forget every token (the buffers are reused)."""
+        self.slot_positions.zero_()
         self.length = 0  # valid slots, [0, length)
         self.next_position = 0  # default position of the next token
         self.tokens_seen = 0
@@ -92,6 +106,7 @@ class KVCache:
 
     @property
     def is_full(self) -> bool:
+        """Every slot holds a token (a window or sinks cache evicts from now on)."""
         return self.length == self.capacity
 
     def bytes_per_token(self) -> int:
@@ -110,9 +125,12 @@ class KVCache:
     def reserve(self, positions: Tensor) -> CacheStep:
         """Choose slots for ``len(positions)`` new tokens, evicting if the policy says so.
 
-        Call once per forward pass, before the layers write with ``update``.
+        Call once per forward pass, before the layers write with ``update``; if the forward
+        fails, ``undo(step)`` puts the cache back as it was.
         """
         n = positions.shape[0]
+        undo = {"length": self.length, "next_position": self.next_position, "tokens_seen": self.tokens_seen,
+                "oldest": self._oldest}
         if self.length + n <= self.capacity:
             slots: slice | Tensor = slice(self.length, self.length + n)
             self.length += n
@@ -122,6 +140,8 @@ class KVCache:
             )
         elif n == 1:
             slots = torch.tensor([self._oldest], device=self.k.device)
+            # the token being evicted, in case this forward fails and must be undone
+            undo["evicted"] = (self.k[:, :, :, self._oldest].clone(), self.v[:, :, :, self._oldest].clone())
             ring = self.capacity - self.sinks
             self._oldest = self.sinks + (self._oldest - self.sinks + 1) % ring
         else:
@@ -129,21 +149,29 @@ class KVCache:
                 f"a {self.policy} cache takes several tokens at once only while they fit "
                 f"({self.capacity - self.length} free slots, {n} tokens); feed them one at a time"
             )
+        undo["slot_positions"] = self.slot_positions[slots].clone()
         self.slot_positions[slots] = positions
         self.next_position = int(positions[-1]) + 1
         self.tokens_seen += n
-        if self.position_rule == "original":
-            k_pos = self.slot_positions
-        else:
-            k_pos = self.slot_ranks()
-        return CacheStep(q_pos=k_pos[slots], k_pos=k_pos, kv_len=self.length, slots=slots)
+        k_pos = self.slot_positions if self.position_rule == "original" else self.slot_ranks()
+        return CacheStep(q_pos=k_pos[slots], k_pos=k_pos, kv_len=self.length, slots=slots, undo=undo)
+
+    def undo(self, step: CacheStep) -> None:
+        """Put the cache back as it was before ``reserve`` returned ``step``."""
+        saved = step.undo
+        self.slot_positions[step.slots] = saved["slot_positions"]
+        if "evicted" in saved:
+            self.k[:, :, :, saved["oldest"]], self.v[:, :, :, saved["oldest"]] = saved["evicted"]
+        self.length, self.next_position = saved["length"], saved["next_position"]
+        self.tokens_seen, self._oldest = saved["tokens_seen"], saved["oldest"]
 
     def slot_ranks(self) -> Tensor:
-        """Each slot's age rank: 0 for the oldest token kept, length-1 for the newest."""
+        """Each slot's age rank: 0 for the oldest token kept, length-1 for the newest; 0 for empty slots."""
         ranks = torch.arange(self.capacity, device=self.k.device)
         if self.is_full and self.policy != "full":
             ring = self.capacity - self.sinks
             ranks[self.sinks:] = self.sinks + (ranks[self.sinks:] - self._oldest) % ring
+        ranks[self.length:] = 0  # empty slots are masked; 0 keeps any statistic of the ranks honest
         return ranks
 
     def update(self, layer: int, step: CacheStep, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:

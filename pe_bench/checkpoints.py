@@ -21,22 +21,30 @@ import torch
 from pe_bench.errors import InputError
 from pe_bench.model import ModelConfig, Transformer
 from pe_bench.results import atomic_target
+from pe_bench.runtime import Runtime
 from pe_bench.training import TrainConfig, TrainResult
 
-FORMAT = 1  # bump when training or the model changes in a way the identity does not capture
+FORMAT = 2  # bump when training or the model changes in a way the identity does not capture
 
 
-def identity(encoding: str, model_config: ModelConfig, train_config: TrainConfig, corpus_checksum: str) -> dict:
-    """Everything that determines a trained model, as plain JSON-able values."""
+def identity(encoding: str, model_config: ModelConfig, train_config: TrainConfig, corpus_checksum: str,
+             runtime: Runtime) -> dict:
+    """Everything that determines a trained model, as plain JSON-able values.
+
+    The dtype and the device type are part of it: a bfloat16 model is not a float32 one, and
+    GPU kernels do not round like CPU ones.
+    """
     return {"format": FORMAT, "encoding": encoding, "model": asdict(model_config), "train": asdict(train_config),
-            "corpus": corpus_checksum}
+            "corpus": corpus_checksum, "dtype": runtime.dtype_name, "device": runtime.device.type}
 
 
 def key_of(ident: dict) -> str:
+    """16 hex digits of the identity's hash: the checkpoint's name and its proof of origin."""
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def path_for(folder: Path, ident: dict) -> Path:
+    """Where the checkpoint with this identity lives in ``folder``."""
     return folder / f"{ident['encoding']}-L{ident['train']['train_len']}-{key_of(ident)}.pt"
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 
-# Quiet torch's C++ log (the profiler warns about blocks allocated before it started); must
-# be set before torch is imported. Only the CLI process does this, never the library.
+# Quiet torch's C++ log (the profiler warns about blocks allocated before it started) and
+# kineto's (two lines per profiled step); both must be set before torch starts them. Only the
+# CLI process does this, never the library.
 os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
+os.environ.setdefault("KINETO_LOG_LEVEL", "6")
 
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -24,9 +26,9 @@ from typer.core import TyperGroup  # noqa: E402
 from pe_bench import __version__  # noqa: E402
 from pe_bench.attention import BACKENDS  # noqa: E402
 from pe_bench.cache import POLICIES  # noqa: E402
-from pe_bench.encodings import ENCODINGS, encoding_class  # noqa: E402
+from pe_bench.encodings import ENCODINGS, build_encoding, encoding_class  # noqa: E402
 from pe_bench.errors import InputError  # noqa: E402
-from pe_bench.model import build_model  # noqa: E402
+from pe_bench.model import PRESETS  # noqa: E402
 from pe_bench.options import check_int, check_out_dir, parse_choices, parse_int_list  # noqa: E402
 from pe_bench.progress import RichProgress  # noqa: E402
 from pe_bench.report import summary_table  # noqa: E402
@@ -97,8 +99,9 @@ def list_encodings() -> None:
     table = Table(title="positional encodings")
     for column in ("name", "family", "max length", "params (quick)", "description"):
         table.add_column(column)
+    quick = PRESETS["quick"]
     for name, cls in ENCODINGS.items():
-        encoding = build_model(name, "quick").encoding
+        encoding = build_encoding(name, d_model=quick.d_model, n_heads=quick.n_heads, max_len=quick.max_len)
         n_params = sum(p.numel() for p in encoding.parameters())
         max_len = str(encoding.max_len) if encoding.max_len is not None else "unbounded"
         table.add_row(name, cls.family.value, max_len, f"{n_params:,}", cls.description)

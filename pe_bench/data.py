@@ -38,9 +38,6 @@ class Corpus:
     train: Tensor
     val: Tensor
 
-    def describe(self) -> str:
-        return f"{self.name}: {self.files} files, {self.bytes:,} bytes, sha256 {self.checksum}"
-
 
 def default_corpus_files() -> tuple[str, list[Path]]:
     """The running interpreter's top-level standard-library sources, sorted."""
@@ -58,7 +55,8 @@ def corpus_files(path: Path) -> list[Path]:
         raise InputError(f"--corpus {path} does not exist; give a text file or a folder of text files")
     if path.is_file():
         return [path]
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts))
+    files = sorted(p for p in path.rglob("*")
+                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
     if not files:
         raise InputError(f"--corpus {path} holds no files; give a text file or a folder of text files")
     return files
@@ -86,12 +84,24 @@ def build_corpus(name: str, files: list[Path], root: Path | None = None) -> Corp
                   train=data[~is_val].clone(), val=data[is_val].clone())
 
 
+_LOADED: dict[tuple, Corpus] = {}  # by (name, files with size and mtime): read once per run, not once per use
+
+
 def load_corpus(path: Path | None = None) -> Corpus:
-    """The default corpus (``path`` None) or the file/folder at ``path``."""
+    """The default corpus (``path`` None) or the file/folder at ``path``.
+
+    Reading and hashing happen once per set of files: a later call with the same files,
+    unchanged (same sizes and modification times), returns the same Corpus.
+    """
     if path is None:
         name, files = default_corpus_files()
+        root = None
         if not files:
             raise InputError("the standard library's sources are not on this machine; pass --corpus PATH")
-        return build_corpus(name, files)
-    files = corpus_files(path)
-    return build_corpus(str(path), files, root=path if path.is_dir() else path.parent)
+    else:
+        name, files = str(path), corpus_files(path)
+        root = path if path.is_dir() else path.parent
+    stats = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    if (name, stats) not in _LOADED:
+        _LOADED[(name, stats)] = build_corpus(name, files, root)
+    return _LOADED[(name, stats)]

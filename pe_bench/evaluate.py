@@ -115,4 +115,5 @@ def cached_decode_divergence(model: Transformer, tokens: Tensor, prefill: int) -
 
 
 def perplexity(nll: float) -> float:
+    """exp(mean NLL); NaN for a NaN or infinite NLL."""
     return math.exp(nll) if math.isfinite(nll) else math.nan

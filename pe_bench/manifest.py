@@ -26,6 +26,7 @@ FILENAME = "manifest.json"
 
 
 def now() -> str:
+    """The current UTC time, ISO 8601, to the second."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 

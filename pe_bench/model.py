@@ -173,7 +173,7 @@ class Transformer(nn.Module):
             attn_mask: (T, S) bool, True where a query may attend a key; replaces the
                 causal rule (S = T without a cache, else the cache's valid slots).
         """
-        B, T = tokens.shape
+        T = tokens.shape[1]
         device = tokens.device
         if positions is None:
             positions = cache.default_positions(T) if cache is not None else torch.arange(T, device=device)
@@ -182,6 +182,16 @@ class Transformer(nn.Module):
         positions = positions.to(device=device, dtype=torch.long)
 
         step = cache.reserve(positions) if cache is not None else None
+        try:
+            return self._forward(tokens, positions, cache, step, attn_mask)
+        except BaseException:
+            if cache is not None:
+                cache.undo(step)  # a failed step (e.g. a position past a learned table) leaves no trace
+            raise
+
+    def _forward(self, tokens: Tensor, positions: Tensor, cache: KVCache | None, step: CacheStep | None,
+                 attn_mask: Tensor | None) -> Tensor:
+        T = tokens.shape[1]
         q_pos = step.q_pos if step is not None else positions  # (T,)
         k_pos = step.k_pos if step is not None else positions  # (S,)
         kv_len = step.kv_len if step is not None else T
@@ -212,11 +222,17 @@ class Transformer(nn.Module):
 
 def build_model(encoding: str, config: ModelConfig | str = "quick", seed: int | None = 0,
                 **overrides: object) -> Transformer:
-    """A Transformer with ``encoding`` from a config or preset name; seeded for reproducibility."""
+    """A Transformer with ``encoding`` from a config or preset name.
+
+    With a ``seed``, the weights depend on it alone; the caller's global random state is
+    left as it was.
+    """
     if isinstance(config, str):
         config = preset(config, **overrides)
     elif overrides:
         config = replace(config, **overrides)
-    if seed is not None:
+    if seed is None:
+        return Transformer(config, encoding)
+    with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-    return Transformer(config, encoding)
+        return Transformer(config, encoding)

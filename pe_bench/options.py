@@ -30,6 +30,7 @@ def parse_int_list(text: str, option: str, minimum: int = 1) -> tuple[int, ...]:
 
 
 def check_int(value: int, option: str, minimum: int = 1) -> int:
+    """``value`` if it is at least ``minimum``; otherwise an InputError naming ``option``."""
     if value < minimum:
         raise InputError(f"{option} must be >= {minimum}, got {value}")
     return value
@@ -55,6 +56,7 @@ def parse_choices(text: str, option: str, valid: Sequence[str], allow_all: bool 
 
 
 def check_choice(value: str, option: str, valid: Iterable[str]) -> str:
+    """``value`` if it is one of ``valid``; otherwise an InputError listing them."""
     valid = list(valid)
     if value not in valid:
         raise InputError(f"unknown {option.lstrip('-')} '{value}'; valid: {', '.join(valid)}")

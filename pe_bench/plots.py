@@ -31,6 +31,7 @@ from pe_bench.encodings.t5 import relative_position_bucket
 from pe_bench.errors import InputError, PeBenchError
 from pe_bench.results import (
     EXTRAPOLATION, KVCACHE, PRECISION, SCHEMAS, SHIFT, SPEED, TRAINING, Schema, atomic_target, read_table,
+    is_true, supported_rows,
 )
 
 FORMATS = ("png", "svg")
@@ -105,13 +106,6 @@ def line_style(name: str) -> dict[str, object]:
 # ---------------------------------------------------------------- table helpers
 
 
-def _supported(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows with supported == True; CSV round trips give bools or the strings "True"/"False"."""
-    return df[_is_true(df["supported"])]
-
-
-def _is_true(column: pd.Series) -> pd.Series:
-    return column.map(str).str.strip().str.lower() == "true"
 
 
 def _prepare(df: pd.DataFrame, *numeric: str) -> pd.DataFrame:
@@ -206,7 +200,7 @@ def _title(fig: Figure, what: str, detail: str) -> None:
 
 def draw_ppl_vs_length(extrapolation: pd.DataFrame) -> Figure:
     """Perplexity vs evaluation length, one line per variant, a dashed line at the training length."""
-    df = _supported(_prepare(extrapolation, "value", "eval_len", "train_len", "stride"))
+    df = supported_rows(_prepare(extrapolation, "value", "eval_len", "train_len", "stride"))
     df = df[(df["task"] == "lm") & (df["metric"] == "ppl") & df["value"].notna() & df["eval_len"].notna()
             & df["train_len"].notna()]
     if df.empty:
@@ -221,7 +215,7 @@ def draw_ppl_vs_length(extrapolation: pd.DataFrame) -> Figure:
     failed = _prepare(extrapolation, "eval_len", "train_len")
     failed = failed[(failed["task"] == "lm") & (failed["metric"] == "ppl") & (failed["train_len"] == train_len)
                     & (failed["preset"] == first["preset"])]
-    failed = failed.drop(_supported(failed).index)
+    failed = failed.drop(supported_rows(failed).index)
     fig, axes = _subplots(len(modes), sharey=True)
     for ax, mode in zip(axes, modes):
         rows = df[df["eval_mode"] == mode]
@@ -250,7 +244,7 @@ def draw_ppl_vs_length(extrapolation: pd.DataFrame) -> Figure:
 
 def draw_speed_ratio(speed: pd.DataFrame) -> Figure:
     """Step time relative to NoPE vs sequence length, one panel per mode, best backend per point."""
-    df = _supported(_prepare(speed, "ms_median", "ratio_vs_nope", "seq_len"))
+    df = supported_rows(_prepare(speed, "ms_median", "ratio_vs_nope", "seq_len"))
     df = df[df["ratio_vs_nope"].notna() & df["ms_median"].notna()]
     if df.empty:
         raise NoUsableRows("speed.csv has no supported rows with a ratio_vs_nope")
@@ -282,7 +276,7 @@ def draw_speed_ratio(speed: pd.DataFrame) -> Figure:
 
 def draw_kvcache_decode(kvcache: pd.DataFrame) -> Figure:
     """Per-token decode time with and without a KV cache vs context length (full cache)."""
-    df = _supported(_prepare(kvcache, "cached_ms_per_token", "uncached_ms_per_token", "context_len"))
+    df = supported_rows(_prepare(kvcache, "cached_ms_per_token", "uncached_ms_per_token", "context_len"))
     df = df[df["policy"] == "full"]
     if df.empty:
         raise NoUsableRows("kvcache.csv has no supported rows with policy 'full'")
@@ -315,7 +309,7 @@ def draw_kvcache_decode(kvcache: pd.DataFrame) -> Figure:
 
 def draw_shift_invariance(shift: pd.DataFrame) -> Figure:
     """Max logit difference when the same tokens start at position c instead of 0, vs c."""
-    df = _supported(_prepare(shift, "offset", "max_abs_logit_diff"))
+    df = supported_rows(_prepare(shift, "offset", "max_abs_logit_diff"))
     df = df[df["max_abs_logit_diff"].notna()]
     if df.empty:
         raise NoUsableRows("shift.csv has no supported rows")
@@ -386,11 +380,11 @@ def draw_streaming(extrapolation: pd.DataFrame) -> Figure:
     """Streaming perplexity per encoding, one bar per cache policy and position scheme."""
     df = _prepare(extrapolation, "value", "eval_len", "train_len")
     df = df[(df["task"] == "stream") & (df["metric"] == "ppl")]
-    if _supported(df)["value"].notna().sum() == 0:
+    if supported_rows(df)["value"].notna().sum() == 0:
         raise NoUsableRows("extrapolation.csv has no supported rows with task 'stream' and metric 'ppl'")
     df, note = _one_setting(df, ("train_len", "eval_len", "preset", "steps", "seed", "corpus_checksum", "device",
                                  "dtype"))
-    ok = _is_true(df["supported"])
+    ok = is_true(df["supported"])
     df = df.assign(value=df["value"].where(ok))  # an unsupported row's value is never drawn
     modes = [m for m in STREAM_MODES if (df["eval_mode"] == m).any()]
     modes += sorted(set(df["eval_mode"]) - set(modes))

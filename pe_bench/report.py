@@ -36,6 +36,7 @@ def load_tables(out: Path) -> dict[str, pd.DataFrame]:
 
 
 def summary_table(summary: pd.DataFrame) -> Table:
+    """The summary as a rich Table, for the terminal."""
     titles, cells = display_rows(summary)
     table = Table(title="summary: one row per encoding")
     for title in titles:
@@ -45,12 +46,12 @@ def summary_table(summary: pd.DataFrame) -> Table:
     return table
 
 
-def write_report(out: Path, *, encodings: tuple[str, ...], preset: str, runtime_record: dict, command: str,
-                 suite_tables: list[RenderableType], figures: list[Path]) -> pd.DataFrame:
-    """Write summary.csv and summary.md for this run's configuration; returns the summary."""
+def write_report(out: Path, tables: dict[str, pd.DataFrame], *, encodings: tuple[str, ...], preset: str,
+                 runtime_record: dict, command: str, suite_tables: list[RenderableType],
+                 figures: list[Path]) -> pd.DataFrame:
+    """Write summary.csv and summary.md from ``tables`` (this run's rows); returns the summary."""
     baseline_first = ("nope", *[e for e in encodings if e != "nope"])
-    summary = summarize(load_tables(out), baseline_first, preset=preset, device=runtime_record["device"],
-                        dtype=runtime_record["dtype"])
+    summary = summarize(tables, baseline_first)
     write_atomic(out / "summary.csv", summary.to_csv(index=False))
     titles, cells = display_rows(summary)
     parts = [

@@ -74,8 +74,9 @@ EXTRAPOLATION = Schema(
 
 TRAINING = Schema(
     "training",
-    columns=("encoding", "step", "loss", "tokens_per_s", "train_len", "steps", "seed", "preset", "corpus_checksum"),
-    key=("encoding", "step", "train_len", "steps", "seed", "preset", "corpus_checksum"),
+    columns=("encoding", "step", "loss", "tokens_per_s", "train_len", "steps", "seed", "preset", "corpus_checksum",
+             "device", "dtype"),
+    key=("encoding", "step", "train_len", "steps", "seed", "preset", "corpus_checksum", "device", "dtype"),
 )
 
 SCHEMAS: dict[str, Schema] = {s.name: s for s in (SPEED, KVCACHE, SHIFT, PRECISION, EXTRAPOLATION, TRAINING)}
@@ -123,6 +124,16 @@ def read_table(path: Path, schema: Schema) -> pd.DataFrame:
         shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
         raise InputError(f"{path} is not a {schema.name} table: it lacks the columns {shown}")
     return df
+
+
+def is_true(column: pd.Series) -> pd.Series:
+    """True where a flag column says True, whether it holds bools or, after a CSV round trip, text."""
+    return column.map(lambda v: str(v).strip().lower() == "true").astype(bool)
+
+
+def supported_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows with ``supported`` true."""
+    return df[is_true(df["supported"])]
 
 
 def key_text(value: object) -> str:

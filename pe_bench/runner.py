@@ -29,10 +29,9 @@ from pe_bench.errors import InputError
 from pe_bench.options import check_out_dir
 from pe_bench.progress import Progress
 from pe_bench.report import load_tables, write_report
-from pe_bench.results import read_table, upsert
+from pe_bench.results import key_text, read_table, upsert
 from pe_bench.runtime import Runtime
-from pe_bench.suites import SUITES, Existing, RunContext
-from pe_bench.suites.speed import with_nope
+from pe_bench.suites import SUITES, Existing, RunContext, with_nope
 
 
 @dataclass
@@ -87,7 +86,7 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
         for schema in suite.tables:
             if (out / schema.filename).exists():
                 read_table(out / schema.filename, schema)
-        suite.check(encodings, settings[suite.name], out)
+        suite.check(encodings, settings[suite.name], out, runtime)
     return Plan(encodings, settings, runtime, out, preset, seed, resume)
 
 
@@ -141,17 +140,25 @@ def execute(run_plan: Plan, progress: Progress | None = None, command: list[str]
 
 
 def tables_for_run(run_plan: Plan) -> dict[str, pd.DataFrame]:
-    """The saved tables, restricted to this run's encodings (NoPE included), preset, device and dtype."""
-    record = run_plan.runtime.record()
+    """The saved tables, restricted to this run's encodings (NoPE included) and settings.
+
+    A folder can hold rows of other runs (another preset, batch size, training length...);
+    each suite names the column values that identify its configuration, and only those rows
+    are kept, so reports never mix settings.
+    """
     names = set(with_nope(run_plan.encodings))
+    saved = load_tables(run_plan.out)
     tables = {}
-    for name, df in load_tables(run_plan.out).items():
-        if "encoding" in df.columns:
-            df = df[df["encoding"].isin(names)]
-        for column, value in (("preset", run_plan.preset), ("device", record["device"]), ("dtype", record["dtype"])):
-            if column in df.columns and name != "precision":
-                df = df[df[column].astype(str) == str(value)]
-        tables[name] = df
+    for suite_name, settings in run_plan.suites.items():
+        for table, values in SUITES[suite_name].selects(settings, run_plan.runtime).items():
+            df = saved.get(table)
+            if df is None:
+                continue
+            if "encoding" in df.columns:
+                df = df[df["encoding"].isin(names)]
+            for column, value in values.items():
+                df = df[df[column].map(key_text) == key_text(value)]
+            tables[table] = df
     return tables
 
 
@@ -170,7 +177,7 @@ def finish(run_plan: Plan, draw_plots: bool = True, command: list[str] | None = 
 
         report = plot_results(run_plan.out)
         figures, skipped = report.drawn, report.skipped
-    summary = write_report(run_plan.out, encodings=run_plan.encodings, preset=run_plan.preset,
+    summary = write_report(run_plan.out, tables, encodings=run_plan.encodings, preset=run_plan.preset,
                            runtime_record=run_plan.runtime.record(),
                            command=" ".join(command if command is not None else sys.argv),
                            suite_tables=suite_tables, figures=figures)

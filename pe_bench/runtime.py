@@ -40,6 +40,7 @@ class Runtime:
             torch.mps.synchronize()
 
     def record(self) -> dict[str, object]:
+        """The columns every result row carries about where it was measured."""
         return {"device": self.device_name, "dtype": self.dtype_name, "threads": self.threads,
                 "torch_version": torch.__version__}
 
@@ -58,6 +59,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def resolve_dtype(name: str) -> torch.dtype:
+    """The torch dtype called ``name``; InputError for an unknown name."""
     if name not in DTYPES:
         raise InputError(f"unknown dtype '{name}'; valid: {', '.join(DTYPES)}")
     return DTYPES[name]

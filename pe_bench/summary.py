@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from pe_bench.encodings import ENCODINGS
+from pe_bench.results import supported_rows
 
 EXACT = 1e-4  # a cache or a shift is called exact / invariant at or below this logit difference
 
@@ -31,21 +32,8 @@ COLUMNS = ("encoding", "family", "infer_x_nope", "infer_backend", "train_x_nope"
            "ppl_8L", "best_rope_scaling")
 
 
-def _supported(df: pd.DataFrame) -> pd.DataFrame:
-    return df[df["supported"].astype(str) == "True"] if "supported" in df.columns else df
-
-
-def _restrict(df: pd.DataFrame | None, preset: str | None, device: str | None, dtype: str | None) -> pd.DataFrame:
-    if df is None or not len(df):
-        return pd.DataFrame()
-    for column, value in (("preset", preset), ("device", device), ("dtype", dtype)):
-        if value is not None and column in df.columns:
-            df = df[df[column].astype(str) == value]
-    return df
-
-
 def _speed(df: pd.DataFrame, name: str, mode: str) -> tuple[float, str, float]:
-    rows = _supported(df[(df["encoding"] == name) & (df["mode"] == mode)]) if len(df) else df
+    rows = supported_rows(df[(df["encoding"] == name) & (df["mode"] == mode)]) if len(df) else df
     if not len(rows):
         return math.nan, "", math.nan
     longest = rows["seq_len"].max()
@@ -54,13 +42,14 @@ def _speed(df: pd.DataFrame, name: str, mode: str) -> tuple[float, str, float]:
     return float(best["ratio_vs_nope"]), str(best["backend"]), float(longest)
 
 
-def summarize(tables: dict[str, pd.DataFrame], encodings: Sequence[str], *, preset: str | None = None,
-              device: str | None = None, dtype: str | None = None) -> pd.DataFrame:
-    """One row per encoding (in ``encodings`` order) that any table mentions."""
-    speed = _restrict(tables.get("speed"), preset, device, dtype)
-    kv = _restrict(tables.get("kvcache"), preset, device, dtype)
-    shift = _restrict(tables.get("shift"), preset, device, dtype)
-    ext = _restrict(tables.get("extrapolation"), preset, device, dtype)
+def summarize(tables: dict[str, pd.DataFrame], encodings: Sequence[str]) -> pd.DataFrame:
+    """One row per encoding (in ``encodings`` order) that any table mentions.
+
+    ``tables`` should hold one configuration's rows (``runner.tables_for_run`` selects them);
+    if a length appears twice anyway, the row written last counts.
+    """
+    empty = pd.DataFrame()
+    speed, kv, shift, ext = (tables.get(name, empty) for name in ("speed", "kvcache", "shift", "extrapolation"))
     rows = []
     for name in encodings:
         mentioned = [df for df in (speed, kv, shift, ext) if len(df) and (df["encoding"] == name).any()]
@@ -73,7 +62,7 @@ def summarize(tables: dict[str, pd.DataFrame], encodings: Sequence[str], *, pres
             row["infer_x_nope"], row["infer_backend"], row["speed_seq_len"] = _speed(speed, name, "inference")
             row["train_x_nope"], row["train_backend"], _ = _speed(speed, name, "train")
         if len(kv):
-            mine = _supported(kv[kv["encoding"] == name])
+            mine = supported_rows(kv[kv["encoding"] == name])
             full = mine[mine["policy"] == "full"]
             if len(full):
                 longest = full[full["context_len"] == full["context_len"].max()]
@@ -83,18 +72,18 @@ def summarize(tables: dict[str, pd.DataFrame], encodings: Sequence[str], *, pres
             exactness = mine[mine["positions"] == "original"]["max_abs_logit_diff"]
             row["cache_max_diff"] = exactness.max() if len(exactness) else math.nan
         if len(shift):
-            mine = _supported(shift[shift["encoding"] == name])
+            mine = supported_rows(shift[shift["encoding"] == name])
             row["shift_max_diff"] = mine["max_abs_logit_diff"].max() if len(mine) else math.nan
         if len(ext):
             lm = ext[(ext["encoding"] == name) & (ext["task"] == "lm") & (ext["eval_mode"] == "nonoverlap")
                      & (ext["metric"] == "ppl")]
-            base = _supported(lm[lm["variant"] == name])
+            base = supported_rows(lm[lm["variant"] == name])
             if len(base):
                 train_len = int(base["train_len"].iloc[0])
-                values = base.set_index("eval_len")["value"]
+                values = base.drop_duplicates("eval_len", keep="last").set_index("eval_len")["value"]
                 for factor, column in ((1, "ppl_L"), (4, "ppl_4L"), (8, "ppl_8L")):
                     row[column] = values.get(factor * train_len, math.nan)
-                variants = _supported(lm[(lm["variant"] != name) & (lm["eval_len"] == 8 * train_len)])
+                variants = supported_rows(lm[(lm["variant"] != name) & (lm["eval_len"] == 8 * train_len)])
                 if len(variants):
                     best = variants.loc[variants["value"].idxmin()]
                     row["best_rope_scaling"] = f"{best['variant']} {best['value']:.2f}"
@@ -138,6 +127,7 @@ def display_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 
 def markdown_table(titles: list[str], cells: list[list[str]]) -> str:
+    """A GitHub-flavoured Markdown table."""
     lines = ["| " + " | ".join(titles) + " |", "|" + "|".join("---" for _ in titles) + "|"]
     lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in cells]
     return "\n".join(lines)

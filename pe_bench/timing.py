@@ -6,7 +6,6 @@ read; results are medians and inter-quartile ranges, never means of noisy sample
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -48,6 +47,26 @@ def time_median(fn: Callable[[], object], runtime: Runtime, warmup: int = 2, rep
     return median_iqr([time_once(fn, runtime) for _ in range(repeats)])[0]
 
 
+def paired_difference(a: Callable[[], object], b: Callable[[], object], runtime: Runtime, warmup: int = 2,
+                      repeats: int = 5) -> float:
+    """Median of (time of a - time of b) over pairs timed back to back, alternating which goes first.
+
+    Pairing makes the difference robust to drift that a difference of two separate medians
+    would absorb as signal.
+    """
+    for _ in range(warmup):
+        a()
+        b()
+    differences = []
+    for i in range(repeats):
+        if i % 2:
+            tb, ta = time_once(b, runtime), time_once(a, runtime)
+        else:
+            ta, tb = time_once(a, runtime), time_once(b, runtime)
+        differences.append(ta - tb)
+    return statistics.median(differences)
+
+
 #: what peak_memory measures, recorded next to the figure
 MEMORY_METHOD = {
     "cuda": "cuda max_memory_allocated above the step's start",
@@ -73,7 +92,6 @@ def peak_memory(fn: Callable[[], object], runtime: Runtime) -> tuple[float, str]
         return float("nan"), f"not measured on {runtime.device.type}"
     from torch.profiler import ProfilerActivity, profile
 
-    os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # kineto prints two log lines per profile otherwise
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()

@@ -60,7 +60,7 @@ def learning_rate(step: int, config: TrainConfig) -> float:
 
 def sample_batch(data: Tensor, length: int, batch_size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """Inputs and next-byte targets, (B, length) each, from random offsets of ``data``."""
-    starts = torch.randint(0, data.numel() - length - 1, (batch_size,), generator=generator)
+    starts = torch.randint(0, data.numel() - length, (batch_size,), generator=generator)  # last: N - length - 1
     windows = data[starts[:, None] + torch.arange(length + 1)].long()  # (B, length + 1)
     return windows[:, :-1], windows[:, 1:]
 

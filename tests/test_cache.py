@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from pe_bench.cache import KVCache
+from pe_bench.cache import KVCache, policy_mask
 from pe_bench.errors import InputError
 from pe_bench.model import build_model
 
@@ -102,8 +102,6 @@ def stream(model, tokens, cache, prefill):
 @pytest.mark.parametrize("policy,sinks", [("window", 0), ("sinks", 2)])
 def test_window_and_sink_caches_equal_the_masked_full_forward(name, backend, policy, sinks, tokens):
     """Under original positions, a bounded cache = a full forward that masks what the cache evicted."""
-    from pe_bench.suites.kvcache import policy_mask
-
     model = build_model(name, "tiny", backend=backend).eval()
     window, T = 8, tokens.shape[1]
     with torch.no_grad():
@@ -116,8 +114,6 @@ def test_window_and_sink_caches_equal_the_masked_full_forward(name, backend, pol
 
 
 def test_policy_mask_holds_sinks_and_recent_keys():
-    from pe_bench.suites.kvcache import policy_mask
-
     mask = policy_mask(10, window=4, sinks=1)
     assert mask[9].nonzero().flatten().tolist() == [0, 7, 8, 9]
     assert mask[2].nonzero().flatten().tolist() == [0, 1, 2]
@@ -163,3 +159,30 @@ def test_bounded_cache_refuses_multi_token_eviction():
         model(torch.zeros(1, 3, dtype=torch.long), cache=cache)
         with pytest.raises(InputError, match="one at a time"):
             model(torch.zeros(1, 2, dtype=torch.long), cache=cache)
+
+
+def test_a_failed_step_leaves_the_cache_as_it_was():
+    from pe_bench.errors import PositionOutOfRange
+
+    model = build_model("learned", "tiny", max_len=16).eval()
+    tokens = torch.randint(0, 256, (1, 16))
+    for policy, capacity in (("full", 20), ("window", 8)):
+        cache = model.new_cache(1, capacity, policy=policy)
+        with torch.no_grad():
+            model(tokens[:, :4], cache=cache)
+            for t in range(4, 15):
+                model(tokens[:, t:t + 1], cache=cache)
+            before = (cache.length, cache.next_position, cache._oldest, cache.slot_positions.clone(), cache.k.clone())
+            with pytest.raises(PositionOutOfRange):
+                model(tokens[:, :1], positions=torch.tensor([16]), cache=cache)
+            after = (cache.length, cache.next_position, cache._oldest, cache.slot_positions, cache.k)
+            assert before[:3] == after[:3] and torch.equal(before[3], after[3]) and torch.equal(before[4], after[4])
+            model(tokens[:, 15:16], cache=cache)  # the stream goes on as if nothing happened
+
+
+def test_slot_ranks_of_empty_slots_are_zero():
+    model = build_model("rope", "tiny").eval()
+    cache = model.new_cache(1, 8, policy="window", position_rule="slot")
+    with torch.no_grad():
+        model(torch.zeros(1, 3, dtype=torch.long), cache=cache)
+    assert cache.slot_ranks().tolist() == [0, 1, 2, 0, 0, 0, 0, 0]

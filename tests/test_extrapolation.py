@@ -231,6 +231,31 @@ def test_checkpoint_from_another_configuration_is_refused(run, corpus_dir):
     _, out = run
     path = next((out / "checkpoints").glob("rope-*.pt"))
     settings = settings_for("tiny", corpus=corpus_dir)
-    other = checkpoints.identity("rope", settings.model_config(), settings.train_config(), "another-corpus")
+    other = checkpoints.identity("rope", settings.model_config(), settings.train_config(), "another-corpus", RUNTIME)
     with pytest.raises(InputError, match="another configuration"):
         checkpoints.load(path, other, build_model("rope", settings.model_config()))
+
+
+def test_corpus_under_a_dot_folder_is_read(tmp_path):
+    folder = write_corpus(tmp_path / ".cache" / "corpus", n_files=2, lines=50)
+    (folder / ".hidden").write_text("not text for training")
+    corpus = load_corpus(folder)
+    assert corpus.files == 2  # the dot-folder above the corpus is not "hidden"; .hidden inside it is
+
+
+def test_train_len_must_leave_room_for_the_sinks(corpus_dir):
+    with pytest.raises(InputError, match="--train-len must be larger than 4"):
+        settings_for("tiny", corpus=corpus_dir, train_len=4)
+
+
+def test_report_of_a_folder_with_two_settings_reads_only_this_runs_rows(corpus_dir, tmp_path):
+    """Two extrapolation runs with different training lengths into one folder: each report is its own."""
+    for train_len in ("16", "32"):
+        result = invoke("--encodings", "alibi", "--corpus", str(corpus_dir), "--train-len", train_len,
+                        "--eval-lens", train_len, "--no-plots", "--out", str(tmp_path))
+        assert result.exit_code == 0, result.output
+    rows = pd.read_csv(tmp_path / "extrapolation.csv")
+    assert set(rows["train_len"]) == {16, 32}
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert len(summary) == 1 and not math.isnan(summary["ppl_L"].iloc[0])
+    assert "trained at L = 32" in (tmp_path / "summary.md").read_text()

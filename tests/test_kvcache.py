@@ -57,7 +57,7 @@ def test_window_and_sink_policies_under_original_positions_are_exact(tables):
     assert set(original["context_len"]) >= {24}
 
 
-def test_slot_rule_rotates_cached_rope_keys_at_a_measured_cost(tables):
+def test_rope_per_step_positional_work_is_measured_under_both_rules(tables):
     rows = tables["kvcache"]
     rope = rows[(rows["encoding"] == "rope") & (rows["policy"] == "window")]
     assert (rope["pe_ms_per_step"] > 0).all()

@@ -26,8 +26,6 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from torch import Tensor, nn
 
-from pe_bench.encodings.table import PositionTable
-
 if TYPE_CHECKING:
     from pe_bench.encodings.rope import Rotation
 
@@ -100,14 +98,14 @@ class PositionalEncoding(nn.Module):
         return None
 
     def state_bytes(self) -> int:
-        """Bytes of non-parameter state the encoding keeps: buffers, cached tables, constants.
+        """Bytes of non-parameter state decoding needs besides the KV cache and the weights.
 
-        This is what decoding needs besides the KV cache and the weights (e.g. T5's bucket
-        index, ALiBi's slopes, RoPE's cached cos/sin rows).
+        Buffers and constant tensors: T5's bucket index, ALiBi's slopes, RoPE's frequencies.
+        Memoized cos/sin rows (``PositionTable``) are left out: they are a speed-up whose size
+        depends on the largest position seen so far, not state the encoding needs.
         """
         buffers = sum(b.nbytes for b in self.buffers())
-        plain = sum(v.nbytes for v in vars(self).values() if isinstance(v, (Tensor, PositionTable)))
-        return buffers + plain
+        return buffers + sum(v.nbytes for v in vars(self).values() if isinstance(v, Tensor))
 
     def extra_repr(self) -> str:
         return f"family={self.family.value}, max_len={self.max_len}"

@@ -23,9 +23,12 @@ from pe_bench.encodings.table import PositionTable
 
 
 def rope_inv_freq(head_dim: int, base: float = 10000.0) -> Tensor:
-    """theta_k = base^(-2k/head_dim) for k = 0 .. head_dim/2-1, float64, shape (head_dim/2,)."""
+    """theta_k = base^(-2k/head_dim) for k = 0 .. head_dim/2-1, float64, shape (head_dim/2,).
+
+    The sinusoidal table uses the same frequencies over d_model.
+    """
     if head_dim % 2:
-        raise ValueError(f"RoPE needs an even head_dim, got {head_dim}")
+        raise ValueError(f"need an even dimension, got {head_dim}")
     return base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
 
 

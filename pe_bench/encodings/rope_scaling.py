@@ -98,14 +98,12 @@ class RoPEYaRN(ScaledRoPE):
         return inv_freq, yarn_attention_scale(scale)
 
 
-class RoPEDynamic(ScaledRoPE):
-    """Dynamic NTK: the scale follows the largest position of each forward pass; never cached."""
+class RoPEDynamic(RoPENTK):
+    """Dynamic NTK: the NTK base with the scale taken from the largest position of each forward
+    pass (so ``scale`` is ignored); nothing is cached, since the rows change with the length."""
 
     name = "rope-dynamic"
     description = "RoPE with an NTK-aware base recomputed from the current length"
-
-    def frequencies(self, scale: float) -> tuple[Tensor, float]:
-        return rope_inv_freq(self.head_dim, ntk_base(self.base, self.head_dim, scale)), 1.0
 
     def rotation(self, positions: Tensor, dtype: torch.dtype) -> Rotation:
         length = int(positions.max()) + 1 if positions.numel() else 1

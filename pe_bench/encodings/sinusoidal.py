@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from pe_bench.encodings.base import Family, PositionalEncoding
+from pe_bench.encodings.rope import rope_inv_freq
 from pe_bench.encodings.table import PositionTable
 
 
@@ -27,7 +28,7 @@ def sinusoidal_encoding(positions: Tensor, dim: int, base: float = 10000.0) -> T
     """
     if dim % 2:
         raise ValueError(f"sinusoidal dim must be even, got {dim}")
-    inv_freq = base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)  # (dim/2,)
+    inv_freq = rope_inv_freq(dim, base)  # the same frequencies RoPE rotates by: base^(-2k/dim), (dim/2,)
     angles = positions.to(torch.float64)[:, None] * inv_freq[None, :]  # (T, dim/2)
     table = torch.empty(positions.shape[0], dim, dtype=torch.float64, device=positions.device)
     table[:, 0::2] = torch.sin(angles)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-#: rows beyond this are computed on the fly instead of cached (2^16 rows x 64 x 4 bytes = 16 MiB)
+#: rows beyond this are computed on the fly instead of cached (2^16 rows x width 256 x 4 bytes = 64 MiB at most)
 MAX_CACHED_POSITIONS = 1 << 16
 
 

@@ -64,9 +64,17 @@ class Suite:
     render: Callable[[dict[str, pd.DataFrame]], RenderableType]
     #: CLI options that only this suite reads
     options: tuple[str, ...] = ()
-    #: (encodings, settings, out) -> None; raises InputError for state that would fail later
-    #: (e.g. a corrupt checkpoint), so that bad input stops the run before any work
-    check: Callable[[tuple[str, ...], Any, Path], None] = lambda encodings, settings, out: None
+    #: (settings, runtime) -> {table name: {column: value}}: the column values that identify this
+    #: run's configuration in each table, so reports never mix rows of another setting
+    selects: Callable[[Any, Runtime], dict[str, dict[str, Any]]] = lambda settings, runtime: {}
+    #: (encodings, settings, out, runtime) -> None; raises InputError for state that would fail
+    #: later (e.g. a corrupt checkpoint), so that bad input stops the run before any work
+    check: Callable[[tuple[str, ...], Any, Path, Runtime], None] = lambda encodings, settings, out, runtime: None
+
+
+def with_nope(encodings: tuple[str, ...]) -> tuple[str, ...]:
+    """The encodings, with NoPE added (first) if missing: every ratio to NoPE needs it."""
+    return encodings if "nope" in encodings else ("nope", *encodings)
 
 
 def _registry() -> dict[str, Suite]:

@@ -117,11 +117,11 @@ def _lm_rows(model: Transformer, variant: str, tokens: torch.Tensor, sliding_tok
     for length in settings.lengths:
         if encoding is not None:
             model.encoding = encoding(length)
-        for mode, stride in (("nonoverlap", 0), ("sliding", settings.sliding_stride)):
+        for mode, stride in (("nonoverlap", 0), ("sliding", min(settings.sliding_stride, length))):
             common = dict(variant=variant, task="lm", eval_len=length, eval_mode=mode, metric="ppl", stride=stride)
             try:
                 nll = nonoverlap_nll(model, tokens, length) if mode == "nonoverlap" else \
-                    sliding_nll(model, sliding_tokens, length, min(stride, length))
+                    sliding_nll(model, sliding_tokens, length, stride)
                 rows.append(make_row(**common, value=perplexity(nll)))
             except Unsupported as e:
                 rows.append(make_row(**common, value=math.nan, supported=False, note=str(e)))
@@ -172,7 +172,7 @@ def _trained_model(name: str, settings: ExtrapolationSettings, corpus: Corpus, r
                    checkpoint_dir: Path, progress: Progress) -> tuple[Transformer, TrainResult]:
     """Load the checkpoint for (name, settings, corpus) or train and save one."""
     model = build_model(name, settings.model_config(), seed=settings.seed).to(runtime.device, runtime.dtype)
-    ident = checkpoints.identity(name, settings.model_config(), settings.train_config(), corpus.checksum)
+    ident = checkpoints.identity(name, settings.model_config(), settings.train_config(), corpus.checksum, runtime)
     path = checkpoints.path_for(checkpoint_dir, ident)
     if path.exists() and not settings.retrain:
         return model, checkpoints.load(path, ident, model)
@@ -190,7 +190,8 @@ def _done_keys(name: str, variant: str, settings: ExtrapolationSettings, corpus:
               "steps": settings.steps, "seed": settings.seed, "preset": settings.model,
               "corpus_checksum": corpus.checksum, "device": runtime.device_name, "dtype": runtime.dtype_name}
     keys = [common | {"task": "lm", "eval_len": n, "eval_mode": mode, "stride": stride}
-            for n in settings.lengths for mode, stride in (("nonoverlap", 0), ("sliding", settings.sliding_stride))]
+            for n in settings.lengths
+            for mode, stride in (("nonoverlap", 0), ("sliding", min(settings.sliding_stride, n)))]
     if stream:
         keys += [common | {"task": "stream", "eval_len": settings.stream_len, "eval_mode": f"{p}-{r}", "stride": 0}
                  for p, r in STREAM_POLICIES]
@@ -214,7 +215,7 @@ def run_extrapolation(encodings: tuple[str, ...], settings: ExtrapolationSetting
 
     tokens, sliding_tokens = first(settings.eval_tokens), first(settings.sliding_tokens)
     stream_tokens = corpus.val[: settings.stream_len + 1]
-    rope_model = None
+    rope_model, rope_diverged = None, False
     for name in encodings:
         if existing.has(EXTRAPOLATION, _done_keys(name, name, settings, corpus, runtime, stream=True)):
             continue
@@ -225,9 +226,10 @@ def run_extrapolation(encodings: tuple[str, ...], settings: ExtrapolationSetting
             return _row(settings, corpus, runtime, params, encoding=name, **fields)
 
         yield TRAINING, [{"encoding": name, **point, "train_len": settings.train_len, "steps": settings.steps,
-                          "seed": settings.seed, "preset": settings.model, "corpus_checksum": corpus.checksum}
-                         for point in result.curve]
+                          "seed": settings.seed, "preset": settings.model, "corpus_checksum": corpus.checksum,
+                          "device": runtime.device_name, "dtype": runtime.dtype_name} for point in result.curve]
         if result.diverged:
+            rope_diverged |= name == "rope"
             yield EXTRAPOLATION, [make_row(variant=name, task="lm", eval_len=length, eval_mode="nonoverlap",
                                            metric="ppl", value=math.nan, supported=False, note=result.note)
                                   for length in settings.lengths]
@@ -241,7 +243,7 @@ def run_extrapolation(encodings: tuple[str, ...], settings: ExtrapolationSetting
             rope_model = model
     variants = [v for v in settings.variants
                 if not existing.has(EXTRAPOLATION, _done_keys("rope", v, settings, corpus, runtime, stream=False))]
-    if "rope" not in encodings or not variants:
+    if "rope" not in encodings or not variants or rope_diverged:
         return
     if rope_model is None:  # rope's own rows were resumed; its checkpoint is still needed
         rope_model, result = _trained_model("rope", settings, corpus, runtime, out / "checkpoints", progress)
@@ -281,6 +283,9 @@ def settings_for(preset_name: str, **overrides: object) -> ExtrapolationSettings
             raise InputError(f"--eval-lens must be >= the training length {settings.train_len} "
                              f"(extrapolation evaluates at L or longer), got {length}")
     check_int(settings.sliding_stride, "--stride")
+    if not 0 < settings.sinks < settings.train_len:
+        raise InputError(f"streaming keeps {settings.sinks} sink tokens in a window of --train-len "
+                         f"{settings.train_len} tokens: --train-len must be larger than {settings.sinks}")
     for variant in settings.variants:
         check_choice(variant, "variant", ROPE_SCALING)
     corpus = load_corpus(settings.corpus)
@@ -292,13 +297,14 @@ def settings_for(preset_name: str, **overrides: object) -> ExtrapolationSettings
     return settings
 
 
-def check(encodings: tuple[str, ...], settings: ExtrapolationSettings, out: Path) -> None:
+def check(encodings: tuple[str, ...], settings: ExtrapolationSettings, out: Path, runtime: Runtime) -> None:
     """Before anything runs: every checkpoint this run would reuse must load."""
     if settings.retrain:
         return
     corpus = load_corpus(settings.corpus)
     for name in encodings:
-        ident = checkpoints.identity(name, settings.model_config(), settings.train_config(), corpus.checksum)
+        ident = checkpoints.identity(name, settings.model_config(), settings.train_config(), corpus.checksum,
+                                     runtime)
         path = checkpoints.path_for(out / "checkpoints", ident)
         if path.exists():
             checkpoints.load(path, ident, build_model(name, settings.model_config(), seed=None))
@@ -317,7 +323,7 @@ def render(tables: dict[str, pd.DataFrame]) -> Group:
         for length in lengths:
             table.add_column(f"{length} ({length // train_len}L)", justify="right")
         for variant, group in lm.groupby("variant", sort=False):
-            values = group.set_index("eval_len")
+            values = group.drop_duplicates("eval_len", keep="last").set_index("eval_len")
             cells = [f"{values.loc[n, 'value']:.2f}" if n in values.index and bool(values.loc[n, "supported"])
                      else "n/a" for n in lengths]
             table.add_row(str(variant), *cells)
@@ -330,7 +336,7 @@ def render(tables: dict[str, pd.DataFrame]) -> Group:
             for mode in modes:
                 table.add_column(mode, justify="right")
             for name, group in stream.groupby("encoding", sort=False):
-                values = group.set_index("eval_mode")
+                values = group.drop_duplicates("eval_mode", keep="last").set_index("eval_mode")
                 table.add_row(str(name), *[f"{values.loc[m, 'value']:.2f}" if bool(values.loc[m, "supported"])
                                            else "n/a" for m in modes])
             parts.append(table)
@@ -345,5 +351,11 @@ SUITE = Suite(
     run=_run,
     render=render,
     options=("train_len", "eval_lens", "steps", "corpus", "retrain", "stride"),
+    selects=lambda s, runtime: {
+        table: {"train_len": s.train_len, "steps": s.steps, "seed": s.seed, "preset": s.model,
+                "corpus_checksum": load_corpus(s.corpus).checksum, "device": runtime.device_name,
+                "dtype": runtime.dtype_name}
+        for table in ("extrapolation", "training")
+    },
     check=check,
 )

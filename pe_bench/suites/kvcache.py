@@ -33,17 +33,16 @@ import torch
 from rich.table import Table
 
 from pe_bench.attention import BACKENDS
-from pe_bench.cache import POLICIES, KVCache
+from pe_bench.cache import POLICIES, policy_mask
 from pe_bench.errors import InputError, Unsupported
 from pe_bench.model import Transformer, build_model
 from pe_bench.options import check_choice, check_int
 from pe_bench.progress import Progress
 from pe_bench.results import KVCACHE, PRECISION, SHIFT, Schema
 from pe_bench.runtime import Runtime, check_dtype_supported
-from pe_bench.suites import Existing, RunContext, Suite
+from pe_bench.suites import Existing, RunContext, Suite, with_nope
 from pe_bench.suites.positional_work import positional_work_seconds
 from pe_bench.suites.positions import precision_rows, shift_rows
-from pe_bench.suites.speed import with_nope
 from pe_bench.timing import median_iqr, time_once, timed_call
 
 
@@ -79,17 +78,6 @@ KVCACHE_PRESETS: dict[str, KVCacheSettings] = {
     "standard": KVCacheSettings("standard", contexts=(256, 512, 1024, 2048, 4096), backends=("sdpa", "flex"),
                                 window=256, sinks=4),
 }
-
-
-def policy_mask(n: int, window: int, sinks: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """(n, n) bool: the keys a ``window`` (sinks = 0) or ``sinks`` cache holds for each query.
-
-    Query i sees key j <= i if j is one of the last ``window - sinks`` tokens, or one of
-    the first ``sinks``.
-    """
-    i = torch.arange(n, device=device)[:, None]
-    j = torch.arange(n, device=device)[None, :]
-    return (j <= i) & ((j > i - (window - sinks)) | (j < sinks))
 
 
 def _row(name: str, backend: str, policy: str, positions: str, window: int, sinks: int, context: int,
@@ -149,23 +137,31 @@ def _decode_group(models: dict[str, Transformer], backend: str, context: int, se
     tokens = torch.randint(0, 256, (settings.batch_size, context), generator=generator).to(runtime.device)
     n_steps = min(settings.decode_steps, context - 1)
     decoders: dict[str, _Decoder] = {}
-    measured: dict[str, dict] = {}
     rows: dict[str, dict] = {}
     for name, model in models.items():
         model.backend = backend
         try:
             with torch.no_grad():
                 reference = model(tokens)  # warm-up, and the logits every cached step must match
-                uncached = median_iqr([time_once(lambda: model(tokens), runtime) for _ in range(settings.repeats)])[0]
                 decoder = _Decoder(model, tokens, reference, context - n_steps, runtime)
                 decoder.run_prefill()  # warm-up (flex compiles this shape)
-                prefill_s = decoder.run_prefill()
         except Unsupported as e:
             rows[name] = _row(name, backend, "full", "original", 0, 0, context, settings, runtime,
                               supported=False, note=str(e))
             continue
         decoders[name] = decoder
-        measured[name] = {"prefill_ms": prefill_s * 1e3, "uncached_ms_per_token": uncached * 1e3}
+
+    uncached: dict[str, list[float]] = {name: [] for name in decoders}
+    prefill: dict[str, list[float]] = {name: [] for name in decoders}
+    with torch.no_grad():
+        for round_ in range(settings.repeats):  # interleaved, like the decode steps below
+            order = list(decoders)
+            shift = round_ % max(1, len(order))
+            for name in order[shift:] + order[:shift]:
+                uncached[name].append(time_once(lambda: models[name](tokens), runtime))
+                prefill[name].append(decoders[name].run_prefill())  # the last one leaves the cache ready
+    measured = {name: {"prefill_ms": statistics.median(prefill[name]) * 1e3,
+                       "uncached_ms_per_token": statistics.median(uncached[name]) * 1e3} for name in decoders}
 
     with torch.no_grad():
         for step in range(n_steps):  # interleaved: every encoding decodes step s before any decodes s+1
@@ -198,9 +194,7 @@ def _policy_rows(name: str, model: Transformer, policy: str, rule: str, tokens: 
                  runtime: Runtime) -> list[dict]:
     """Stream ``tokens`` through a window or sinks cache; rows at each context the stream passes."""
     sinks = settings.sinks if policy == "sinks" else 0
-    cache = KVCache(n_layers=model.config.n_layers, batch_size=tokens.shape[0], n_heads=model.config.n_heads,
-                    head_dim=model.config.head_dim, capacity=settings.window, policy=policy, sinks=sinks,
-                    position_rule=rule, dtype=runtime.dtype, device=runtime.device)
+    cache = model.new_cache(tokens.shape[0], settings.window, policy=policy, sinks=sinks, position_rule=rule)
     prefill = settings.window // 2
     n = tokens.shape[1]
     seconds = []
@@ -366,4 +360,10 @@ SUITE = Suite(
     run=_run,
     render=render,
     options=("contexts", "backends", "window", "sinks", "policies"),
+    selects=lambda s, runtime: {
+        "kvcache": {"preset": s.model, "device": runtime.device_name, "dtype": runtime.dtype_name},
+        "shift": {"preset": s.model, "seq_len": s.shift_len, "device": runtime.device_name,
+                  "dtype": runtime.dtype_name},
+        "precision": {"device": "cpu"},
+    },
 )

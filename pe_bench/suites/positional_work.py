@@ -9,6 +9,8 @@ What counts as positional work depends on the family:
 - bias: building the bias once, plus per layer attention with the bias minus attention
   without it. For eager/SDPA that includes materializing the dense bias (and, for SDPA,
   leaving the fused causal kernel); for flex it is the score_mod's share of the kernel.
+  The two are timed in alternating pairs and the median of the pairwise differences is
+  reported (clamped at 0: a bias cannot make attention faster, a negative is noise).
 
 The same function serves a full sequence (Tq = kv_len = T) and one decoding step
 (Tq = 1 against kv_len cached keys in a buffer of ``n_slots``).
@@ -24,7 +26,7 @@ from pe_bench.attention import BACKENDS, AttentionInputs
 from pe_bench.encodings import Family
 from pe_bench.model import Transformer
 from pe_bench.runtime import Runtime
-from pe_bench.timing import time_median
+from pe_bench.timing import paired_difference, time_median
 
 
 def _backward_if(train: bool, outputs: list[torch.Tensor]) -> None:
@@ -81,5 +83,7 @@ def positional_work_seconds(model: Transformer, runtime: Runtime, *, batch_size:
                                   compile_flex=cfg.compile_flex)
             _backward_if(train, [attention(q, k, v, inp) for _ in range(cfg.n_layers)])
 
-        return max(0.0, timed(lambda: all_layers(True)) - timed(lambda: all_layers(False)))
+        with torch.set_grad_enabled(train):
+            return max(0.0, paired_difference(lambda: all_layers(True), lambda: all_layers(False), runtime,
+                                              warmup, repeats))
     return 0.0

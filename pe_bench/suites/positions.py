@@ -58,9 +58,10 @@ def shift_rows(models: dict[str, Transformer], backend: str, offsets: tuple[int,
     return rows
 
 
-def _rope_qk_error(position: int, head_dim: int, dtype: torch.dtype, angles_in_dtype: bool,
-                   generator: torch.Generator) -> tuple[float, float]:
-    q, k = torch.randn(2, head_dim, dtype=torch.float64, generator=generator).unbind(0)
+def _rope_qk_error(position: int, q: torch.Tensor, k: torch.Tensor, dtype: torch.dtype,
+                   angles_in_dtype: bool) -> tuple[float, float]:
+    """|q.k after rotation in ``dtype`` - the same in float64|, absolute and relative to |q||k|."""
+    head_dim = q.shape[0]
     positions = torch.tensor([position, position - QK_DISTANCE])
     inv_freq = rope_inv_freq(head_dim)
     cos, sin = rope_cos_sin(positions, inv_freq)  # float64, (2, d/2)
@@ -80,8 +81,7 @@ def _table_error(position: int, dim: int, dtype: torch.dtype, angles_in_dtype: b
     p = torch.tensor([position])
     exact = sinusoidal_encoding(p, dim)[0]  # float64
     if angles_in_dtype:
-        inv_freq = (10000.0 ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)).to(dtype)
-        angles = p.to(dtype)[:, None] * inv_freq[None, :]
+        angles = p.to(dtype)[:, None] * rope_inv_freq(dim).to(dtype)[None, :]
         got = torch.stack((torch.sin(angles), torch.cos(angles)), dim=-1).reshape(-1)  # interleaved
     else:
         got = exact.to(dtype)
@@ -101,9 +101,10 @@ def precision_rows(head_dim: int, d_model: int, max_exponent: int, seed: int = 0
         for exponent in range(3, max_exponent + 1):
             position = 2**exponent  # the query's position; RoPE's key sits QK_DISTANCE before it
             generator = torch.Generator().manual_seed(seed + exponent)
-            for angles_in_dtype in (False, True):
+            q, k = torch.randn(2, head_dim, dtype=torch.float64, generator=generator).unbind(0)
+            for angles_in_dtype in (False, True):  # both ways on the same q and k
                 suffix = "_angles_in_dtype" if angles_in_dtype else ""
-                rope = _rope_qk_error(position, head_dim, dtype, angles_in_dtype, generator)
+                rope = _rope_qk_error(position, q, k, dtype, angles_in_dtype)
                 table = _table_error(position, d_model, dtype, angles_in_dtype)
                 for encoding, quantity, (abs_error, rel_error) in (("rope", "qk" + suffix, rope),
                                                                    ("sinusoidal", "table" + suffix, table)):

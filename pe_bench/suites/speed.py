@@ -20,14 +20,14 @@ import pandas as pd
 import torch
 from rich.table import Table
 
-from pe_bench.attention import BACKENDS
+from pe_bench.attention import BACKENDS, warm_up_flex_compiler
 from pe_bench.errors import Unsupported
 from pe_bench.model import Transformer, build_model
 from pe_bench.options import check_choice, check_int
 from pe_bench.progress import Progress
 from pe_bench.results import SPEED, Schema
 from pe_bench.runtime import Runtime, check_dtype_supported
-from pe_bench.suites import Existing, RunContext, Suite
+from pe_bench.suites import Existing, RunContext, Suite, with_nope
 from pe_bench.suites.positional_work import positional_work_seconds
 from pe_bench.timing import median_iqr, peak_memory, time_once
 
@@ -55,11 +55,6 @@ SPEED_PRESETS: dict[str, SpeedSettings] = {
                            warmup=1, repeats=5),
     "standard": SpeedSettings("standard", seq_lens=(256, 512, 1024, 2048), batch_size=4, warmup=1, repeats=5),
 }
-
-
-def with_nope(encodings: tuple[str, ...]) -> tuple[str, ...]:
-    """The encodings, with NoPE added (first) if missing: every ratio needs it."""
-    return encodings if "nope" in encodings else ("nope", *encodings)
 
 
 def _step_fn(model: Transformer, mode: str, tokens: torch.Tensor) -> Callable[[], object]:
@@ -169,6 +164,10 @@ def run_speed(encodings: tuple[str, ...], settings: SpeedSettings, runtime: Runt
     for name in names:
         model = build_model(name, settings.model, seed=settings.seed)
         models[name] = model.to(device=runtime.device, dtype=runtime.dtype)
+    startup_note = ""
+    if "flex" in settings.backends and models["nope"].config.compile_flex:
+        startup = warm_up_flex_compiler(runtime.device)
+        startup_note = f"compile_s excludes the compiler's one-time start-up in this process ({startup:.1f} s)"
     with progress.task("speed", total=len(groups) * len(names)) as advance:
         for backend, mode, seq_len in groups:
             keys = [{"encoding": n, "backend": backend, "mode": mode, "seq_len": seq_len,
@@ -179,6 +178,9 @@ def run_speed(encodings: tuple[str, ...], settings: SpeedSettings, runtime: Runt
                 continue
             rows = _measure_group(models, backend, mode, seq_len, settings, runtime, advance)
             advance(len(names) - sum(r["supported"] for r in rows))  # unsupported rows count as done
+            if backend == "flex":
+                for row in rows:
+                    row["note"] = row["note"] or startup_note
             yield rows
 
 
@@ -231,4 +233,6 @@ SUITE = Suite(
     run=_run,
     render=render,
     options=("seq_lens", "batch_size", "backends", "modes"),
+    selects=lambda s, runtime: {"speed": {"preset": s.model, "batch_size": s.batch_size, "device": runtime.device_name,
+                                          "dtype": runtime.dtype_name}},
 )

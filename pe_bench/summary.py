@@ -127,7 +127,8 @@ def display_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 
 def markdown_table(titles: list[str], cells: list[list[str]]) -> str:
-    """A GitHub-flavoured Markdown table."""
-    lines = ["| " + " | ".join(titles) + " |", "|" + "|".join("---" for _ in titles) + "|"]
-    lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in cells]
-    return "\n".join(lines)
+    """A GitHub-flavoured Markdown table; pipes inside titles and cells are escaped."""
+    def row(values: list[str]) -> str:
+        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+
+    return "\n".join([row(titles), "|" + "|".join("---" for _ in titles) + "|", *(row(r) for r in cells)])

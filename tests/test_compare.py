@@ -168,3 +168,11 @@ def test_written_files_get_ordinary_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_markdown_tables_escape_pipes():
+    from pe_bench.summary import markdown_table
+
+    table = markdown_table(["encoding", "max |diff|"], [["rope", "a|b"]])
+    assert table.splitlines()[0] == "| encoding | max \\|diff\\| |"
+    assert all(line.count("|") - line.count("\\|") == 3 for line in table.splitlines())

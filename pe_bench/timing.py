@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import torch
@@ -30,6 +30,13 @@ def timed_call(fn: Callable[[], T], runtime: Runtime) -> tuple[T, float]:
 def time_once(fn: Callable[[], object], runtime: Runtime) -> float:
     """Seconds one call of ``fn`` takes, device work included."""
     return timed_call(fn, runtime)[1]
+
+
+def interleaved(names: list[str], rounds: int) -> Iterator[str]:
+    """Every name once per round, the first one rotating, so machine drift hits them alike."""
+    for round_ in range(rounds):
+        shift = round_ % max(1, len(names))
+        yield from names[shift:] + names[:shift]
 
 
 def median_iqr(samples: list[float]) -> tuple[float, float]:

@@ -176,3 +176,9 @@ def test_markdown_tables_escape_pipes():
     table = markdown_table(["encoding", "max |diff|"], [["rope", "a|b"]])
     assert table.splitlines()[0] == "| encoding | max \\|diff\\| |"
     assert all(line.count("|") - line.count("\\|") == 3 for line in table.splitlines())
+
+
+def test_interleaved_rounds_rotate_who_goes_first():
+    from pe_bench.timing import interleaved
+
+    assert list(interleaved(["a", "b", "c"], 3)) == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]

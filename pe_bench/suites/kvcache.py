@@ -43,7 +43,7 @@ from pe_bench.runtime import Runtime, check_dtype_supported
 from pe_bench.suites import Existing, RunContext, Suite, with_nope
 from pe_bench.suites.positional_work import positional_work_seconds
 from pe_bench.suites.positions import precision_rows, shift_rows
-from pe_bench.timing import median_iqr, time_once, timed_call
+from pe_bench.timing import interleaved, median_iqr, time_once, timed_call
 
 
 @dataclass(frozen=True)
@@ -154,21 +154,15 @@ def _decode_group(models: dict[str, Transformer], backend: str, context: int, se
     uncached: dict[str, list[float]] = {name: [] for name in decoders}
     prefill: dict[str, list[float]] = {name: [] for name in decoders}
     with torch.no_grad():
-        for round_ in range(settings.repeats):  # interleaved, like the decode steps below
-            order = list(decoders)
-            shift = round_ % max(1, len(order))
-            for name in order[shift:] + order[:shift]:
-                uncached[name].append(time_once(lambda: models[name](tokens), runtime))
-                prefill[name].append(decoders[name].run_prefill())  # the last one leaves the cache ready
+        for name in interleaved(list(decoders), settings.repeats):  # like the decode steps below
+            uncached[name].append(time_once(lambda: models[name](tokens), runtime))
+            prefill[name].append(decoders[name].run_prefill())  # the last one leaves the cache ready
     measured = {name: {"prefill_ms": statistics.median(prefill[name]) * 1e3,
                        "uncached_ms_per_token": statistics.median(uncached[name]) * 1e3} for name in decoders}
 
     with torch.no_grad():
-        for step in range(n_steps):  # interleaved: every encoding decodes step s before any decodes s+1
-            order = list(decoders)
-            shift = step % max(1, len(order))
-            for name in order[shift:] + order[:shift]:
-                decoders[name].step()
+        for name in interleaved(list(decoders), n_steps):  # every encoding decodes step s before any does s+1
+            decoders[name].step()
 
     for name, decoder in decoders.items():
         model = models[name]

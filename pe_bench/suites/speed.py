@@ -29,7 +29,7 @@ from pe_bench.results import SPEED, Schema
 from pe_bench.runtime import Runtime, check_dtype_supported
 from pe_bench.suites import Existing, RunContext, Suite, with_nope
 from pe_bench.suites.positional_work import positional_work_seconds
-from pe_bench.timing import median_iqr, peak_memory, time_once
+from pe_bench.timing import interleaved, median_iqr, peak_memory, time_once
 
 MODES = ("inference", "train")
 
@@ -115,11 +115,8 @@ def _measure_group(models: dict[str, Transformer], backend: str, mode: str, seq_
         steps[name] = step
 
     samples: dict[str, list[float]] = {name: [] for name in steps}
-    order = list(steps)
-    for round_ in range(settings.repeats):
-        shift = round_ % max(1, len(order))
-        for name in order[shift:] + order[:shift]:  # rotate who goes first
-            samples[name].append(time_once(steps[name], runtime))
+    for name in interleaved(list(steps), settings.repeats):
+        samples[name].append(time_once(steps[name], runtime))
 
     for name, step in steps.items():
         model = models[name]

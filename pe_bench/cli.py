@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import os
 
-# Quiet torch's C++ log (the profiler warns about blocks allocated before it started) and
-# kineto's (two lines per profiled step); both must be set before torch starts them. Only the
-# CLI process does this, never the library.
+# Quiet torch's C++ log (the profiler warns once about blocks allocated before it started);
+# it must be set before torch is imported, so only the CLI process can do it.
 os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
-os.environ.setdefault("KINETO_LOG_LEVEL", "6")
 
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402

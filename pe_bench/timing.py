@@ -6,6 +6,7 @@ read; results are medians and inter-quartile ranges, never means of noisy sample
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -99,6 +100,9 @@ def peak_memory(fn: Callable[[], object], runtime: Runtime) -> tuple[float, str]
         return float("nan"), f"not measured on {runtime.device.type}"
     from torch.profiler import ProfilerActivity, profile
 
+    # kineto logs two lines per profile unless told otherwise; this quiets only the profiler
+    # started here, and a value the user set wins
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()

@@ -276,6 +276,10 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, inp: AttentionInputs) -> Ten
         k_pos = inp.k_pos.clone() if inp.k_pos is inp.q_pos else inp.k_pos
         score_mod = inp.bias.score_mod(inp.q_pos, k_pos)
     block_mask = inp.flex_block_mask(k.shape[-2], q.device)
+    # Compiled code guards on strides: a head-transposed view (NoPE's q, k, v) and a rotated,
+    # contiguous tensor (RoPE's q, k) would each compile their own kernel (seconds per shape).
+    # One layout for every caller costs a copy of q, k, v and keeps one kernel per shape.
+    q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
     if inp.compile_flex:
         return compiled_flex_attention()(q, k, v, score_mod=score_mod, block_mask=block_mask)
     from torch.nn.attention.flex_attention import flex_attention as flex_uncompiled

@@ -113,3 +113,21 @@ def test_compiled_flex_matches_eager_for_a_full_pass_and_cached_decoding():
         parts += [model(tokens[:, t:t + 1], cache=cache) for t in range(130, 150)]
     assert (full - reference).abs().max() <= 1e-5
     assert (torch.cat(parts, 1) - reference).abs().max() <= 1e-4
+
+
+def test_flex_sees_one_memory_layout_whatever_the_encoding(monkeypatch, tokens):
+    """Compiled flex guards on strides, so a layout that differs by encoding (NoPE's
+    head-transposed views, RoPE's rotated copies) would compile a kernel per encoding."""
+    from pe_bench import attention
+
+    seen = set()
+
+    def recording_flex(q, k, v, score_mod=None, block_mask=None):  # noqa: ANN001, ANN202
+        seen.add(tuple(t.stride() for t in (q, k, v)))
+        return torch.zeros_like(q)
+
+    monkeypatch.setattr(attention, "compiled_flex_attention", lambda: recording_flex)
+    with torch.no_grad():
+        for name in ("nope", "rope", "alibi"):
+            build_model(name, "tiny", compile_flex=True, backend="flex").eval()(tokens)
+    assert len(seen) == 1

@@ -30,14 +30,17 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def git_commit() -> str | None:
-    """The commit of the pe-bench checkout being run (with '-dirty' if modified), or None."""
-    source = Path(__file__).resolve().parent
+def git_commit(source: Path = Path(__file__).resolve().parent) -> str | None:
+    """The commit of the checkout holding ``source`` (the pe_bench package), or None.
+
+    '-dirty' is added when the files under ``source`` differ from that commit; results
+    written into the same checkout (results/ is tracked) do not count.
+    """
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, timeout=5)
         if commit.returncode:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=source,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."], cwd=source,
                                capture_output=True, text=True, timeout=5)
         return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):

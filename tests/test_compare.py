@@ -1,6 +1,8 @@
 """`pe-bench compare` / `run` as a whole: report, manifest, resume, interruption. No timings asserted."""
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -8,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pe_bench.cli import app
+from pe_bench.manifest import git_commit
 from pe_bench.results import SPEED, upsert, write_atomic
 from pe_bench.summary import summarize
 
@@ -53,6 +56,26 @@ def test_manifest_records_the_run(full_run):
     assert run["suites"]["speed"]["seq_lens"] == [32, 64]
     assert run["corpus"]["checksum"] and run["corpus"]["files"] > 100
     assert set(run["suite_seconds"]) == {"speed", "kvcache", "extrapolation"}
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_git_commit_is_dirty_only_when_the_package_source_changed(tmp_path):
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "pkg" / "code.py").write_text("x = 1\n")
+    (tmp_path / "results" / "speed.csv").write_text("a\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "start")
+    (tmp_path / "results" / "speed.csv").write_text("b\n")  # a run rewrote its results
+    clean = git_commit(tmp_path / "pkg")
+    assert clean is not None and len(clean) == 40
+    (tmp_path / "pkg" / "code.py").write_text("x = 2\n")
+    assert git_commit(tmp_path / "pkg") == clean + "-dirty"
 
 
 def test_run_does_the_same_for_one_encoding_with_nope_alongside(tmp_path):

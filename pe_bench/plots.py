@@ -583,12 +583,21 @@ def plot_results(results: Path, out: Path | None = None, fmt: str = "png") -> Pl
         raise NothingToPlot(f"nothing to plot in {results}: expected at least one of {expected}")
     # read every table before drawing anything, so a bad table stops the run with no figure half-made
     tables = {schema.name: read_table(results / schema.filename, schema) for schema in present}
+    return draw_figures(tables, out, fmt, source=str(results))
 
+
+def draw_figures(tables: dict[str, pd.DataFrame], out: Path, fmt: str = "png", source: str = "the run") -> PlotReport:
+    """Draw every figure ``tables`` (table name -> rows) allow into ``out``.
+
+    ``compare`` and ``run`` pass the rows of the run they just made, so the figures show the
+    same setting as the summary even in a folder that holds other runs too; ``source`` names
+    where the tables came from in the reasons for skipped figures.
+    """
     out.mkdir(parents=True, exist_ok=True)
     report = PlotReport()
     for spec in FIGURES:
         if spec.schema is not None and spec.schema.name not in tables:
-            report.skipped.append((spec.name, f"no {spec.schema.filename} in {results}"))
+            report.skipped.append((spec.name, f"no {spec.schema.filename} in {source}"))
             continue
         args = () if spec.schema is None else (tables[spec.schema.name],)
         try:

@@ -173,9 +173,11 @@ def finish(run_plan: Plan, draw_plots: bool = True, command: list[str] | None = 
     figures: list[Path] = []
     skipped: list[tuple[str, str]] = []
     if draw_plots:
-        from pe_bench.plots import plot_results
+        from pe_bench.plots import draw_figures
 
-        report = plot_results(run_plan.out)
+        # this run's rows only, as in the summary: the folder may hold other presets' rows too
+        report = draw_figures({name: df for name, df in tables.items() if len(df)}, run_plan.out / "plots",
+                              source="this run")
         figures, skipped = report.drawn, report.skipped
     summary = write_report(run_plan.out, tables, encodings=run_plan.encodings, preset=run_plan.preset,
                            runtime_record=run_plan.runtime.record(),

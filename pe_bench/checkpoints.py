@@ -20,7 +20,7 @@ import torch
 
 from pe_bench.errors import InputError
 from pe_bench.model import ModelConfig, Transformer
-from pe_bench.results import atomic_target
+from pe_bench.results.files import atomic_target
 from pe_bench.runtime import Runtime
 from pe_bench.training import TrainConfig, TrainResult
 

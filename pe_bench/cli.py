@@ -12,7 +12,9 @@ import os
 # it must be set before torch is imported, so only the CLI process can do it.
 os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
 
+import inspect  # noqa: E402
 import sys  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated, Any  # noqa: E402
 
@@ -22,18 +24,17 @@ from rich.table import Table  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
 from pe_bench import __version__  # noqa: E402
-from pe_bench.attention import BACKENDS  # noqa: E402
-from pe_bench.cache import POLICIES  # noqa: E402
-from pe_bench.encodings import ENCODINGS, build_encoding, encoding_class  # noqa: E402
+from pe_bench.encodings import ENCODINGS, base_encodings, build_encoding, encoding_class  # noqa: E402
 from pe_bench.errors import InputError  # noqa: E402
+from pe_bench.figures import FORMATS, NothingToPlot  # noqa: E402
 from pe_bench.model import PRESETS  # noqa: E402
-from pe_bench.options import check_int, check_out_dir, parse_choices, parse_int_list  # noqa: E402
+from pe_bench.options import check_out_dir, parse_choices  # noqa: E402
 from pe_bench.progress import RichProgress  # noqa: E402
-from pe_bench.report import summary_table  # noqa: E402
-from pe_bench.runner import execute, finish, plan  # noqa: E402
+from pe_bench.results.summary import summary_table  # noqa: E402
+from pe_bench.runner import execute, finish, plan, plot_results  # noqa: E402
 from pe_bench.runtime import DEVICES, DTYPES, make_runtime  # noqa: E402
+from pe_bench.suite import Option  # noqa: E402
 from pe_bench.suites import SUITES  # noqa: E402
-from pe_bench.suites.speed import MODES  # noqa: E402
 
 console = Console()
 INVOCATION: list[str] = ["pe-bench"]  # the command line being run, recorded in manifest.json and summary.md
@@ -72,7 +73,7 @@ app = typer.Typer(
     cls=OneLineErrors,
     help="Compare positional encodings on speed, KV-cache behaviour and length extrapolation.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
@@ -91,6 +92,21 @@ def _root(
     """Compare positional encodings on speed, KV-cache behaviour and length extrapolation."""
 
 
+def _completer(choices: Callable[[], Sequence[str]], is_list: bool) -> Callable[[str], list[str]]:
+    """Shell completion of a name, or of the last name of a comma-separated list."""
+    def complete(incomplete: str) -> list[str]:
+        done, _, last = incomplete.rpartition(",") if is_list else ("", "", incomplete)
+        prefix = f"{done}," if done else ""
+        return [prefix + c for c in choices() if c.startswith(last)]
+
+    return complete
+
+
+def _metavar(choices: Sequence[str], is_list: bool) -> str:
+    """[a|b|c] for one of several values, [a|b|c],... for a list of them."""
+    return f"[{'|'.join(choices)}]" + (",..." if is_list else "")
+
+
 @app.command("list")
 def list_encodings() -> None:
     """List the positional encodings: name, family, maximum length, description."""
@@ -102,12 +118,17 @@ def list_encodings() -> None:
         encoding = build_encoding(name, d_model=quick.d_model, n_heads=quick.n_heads, max_len=quick.max_len)
         n_params = sum(p.numel() for p in encoding.parameters())
         max_len = str(encoding.max_len) if encoding.max_len is not None else "unbounded"
-        table.add_row(name, cls.family.value, max_len, f"{n_params:,}", cls.description)
+        family = cls.family.value + (f", variant of {cls.variant_of}" if cls.variant_of else "")
+        table.add_row(name, family, max_len, f"{n_params:,}", cls.description)
     console.print(table)
 
 
+EncodingName = Annotated[str, typer.Argument(help="Encoding name, as `pe-bench list` prints it.",
+                                             autocompletion=_completer(lambda: list(ENCODINGS), False))]
+
+
 @app.command("show")
-def show(name: Annotated[str, typer.Argument(help="Encoding name, as `pe-bench list` prints it.")]) -> None:
+def show(name: EncodingName) -> None:
     """Explain one encoding: its family, limits and how it works."""
     cls = encoding_class(name)
     module_doc = sys.modules[cls.__module__].__doc__ or ""
@@ -115,50 +136,64 @@ def show(name: Annotated[str, typer.Argument(help="Encoding name, as `pe-bench l
     console.print(module_doc.strip(), markup=False, highlight=False)
 
 
-# Options shared by `run` and `compare`; suite-specific ones name the suite that reads them.
-Suite_ = Annotated[str, typer.Option("--suite", help=f"Suites, comma-separated: {', '.join(SUITES)}, or all.")]
-Preset = Annotated[str, typer.Option(help="quick, standard, or tiny (seconds; for smoke tests).")]
-Device = Annotated[str, typer.Option(help=f"{', '.join(DEVICES)}.")]
-Dtype = Annotated[str, typer.Option(help=f"{', '.join(DTYPES)}.")]
-Threads = Annotated[int | None, typer.Option(help="CPU threads torch may use (default: all cores).")]
-Seed = Annotated[int, typer.Option(help="Seed for weights and data.")]
-Out = Annotated[Path, typer.Option(help="Folder for the result tables (created if missing).")]
-SeqLens = Annotated[str | None, typer.Option(help="speed: sequence lengths, e.g. 128,256,512.")]
-BatchSize = Annotated[int | None, typer.Option(help="speed: batch size.")]
-Backends = Annotated[str | None, typer.Option(help=f"speed, kvcache: attention backends: {', '.join(BACKENDS)}.")]
-Modes = Annotated[str | None, typer.Option(help=f"speed: {', '.join(MODES)}.")]
-Contexts = Annotated[str | None, typer.Option(help="kvcache: context lengths, e.g. 128,512.")]
-Window = Annotated[int | None, typer.Option(help="kvcache: window size W of the window and sinks policies.")]
-Sinks = Annotated[int | None, typer.Option(help="kvcache: sink tokens S kept by the sinks policy.")]
-Policies = Annotated[str | None, typer.Option(help=f"kvcache: cache policies: {', '.join(POLICIES)}.")]
-TrainLen = Annotated[int | None, typer.Option(help="extrapolation: training length L.")]
-EvalLens = Annotated[str | None, typer.Option(help="extrapolation: evaluation lengths (default L,2L,4L,8L,16L).")]
-Steps = Annotated[int | None, typer.Option(help="extrapolation: training steps.")]
-Stride = Annotated[int | None, typer.Option(help="extrapolation: sliding-window stride (default L).")]
-Corpus = Annotated[Path | None, typer.Option(help="extrapolation: a text file or folder (default: Python's stdlib).")]
-Retrain = Annotated[bool, typer.Option("--retrain", help="extrapolation: train even if a checkpoint exists.")]
-Resume = Annotated[bool, typer.Option("--resume", help="Skip rows already saved in --out for the same settings.")]
-Plots = Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the figures into <out>/plots/ at the end.")]
-
-PARSERS: dict[str, Any] = {
-    "seq_lens": lambda v: parse_int_list(v, "--seq-lens"),
-    "batch_size": lambda v: check_int(v, "--batch-size"),
-    "backends": lambda v: parse_choices(v, "--backends", list(BACKENDS)),
-    "modes": lambda v: parse_choices(v, "--modes", list(MODES)),
-    "contexts": lambda v: parse_int_list(v, "--contexts", minimum=2),
-    "policies": lambda v: parse_choices(v, "--policies", list(POLICIES), noun="policy"),
-    "eval_lens": lambda v: parse_int_list(v, "--eval-lens"),
-    "retrain": lambda v: v or None,  # a flag: absent means "the preset decides"
-}
+def _choice(*choices: str, help: str, **extra: Any) -> Any:
+    """A typer.Option taking one of ``choices``, which --help shows and the shell completes."""
+    return typer.Option(help=help, metavar=_metavar(choices, False),
+                        autocompletion=_completer(lambda: choices, False), **extra)
 
 
-def _overrides(**given: Any) -> dict[str, Any]:
-    """Suite options parsed from the CLI's strings; None where the preset decides.
+#: the options every measuring command has besides the suites' own: (name, annotation, default)
+RUN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("suite", Annotated[str, typer.Option(
+        "--suite", help="Suites, comma-separated, or all.", metavar=_metavar((*SUITES, "all"), True),
+        autocompletion=_completer(lambda: list(SUITES), True))], "all"),
+    ("preset", Annotated[str, _choice(*PRESETS, help="Sizes and lengths (tiny: seconds; for smoke tests).")],
+     "quick"),
+    ("device", Annotated[str, _choice(*DEVICES, help="auto picks cuda, then mps, then cpu.")], "auto"),
+    ("dtype", Annotated[str, _choice(*DTYPES, help="Weights and activations.")], "float32"),
+    ("threads", Annotated[int | None, typer.Option(help="CPU threads torch may use (default: all cores).")], None),
+    ("seed", Annotated[int, typer.Option(help="Seed for weights and data.")], 0),
+    ("out", Annotated[Path, typer.Option(help="Folder for the result tables (created if missing).")],
+     Path("results")),
+    ("resume", Annotated[bool, typer.Option("--resume", help="Skip rows already saved in --out for the same "
+                                                             "settings.")], False),
+    ("plots", Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the figures into <out>/plots/ at the "
+                                                                      "end.")], True),
+)
 
-    Plain integers (window, steps, ...) pass through: their allowed range depends on other
-    settings, so the suite checks them.
-    """
-    return {name: None if value is None else PARSERS.get(name, lambda v: v)(value) for name, value in given.items()}
+
+def _suite_options() -> dict[str, tuple[Option, list[str]]]:
+    """Every suite option once, with the suites that read it (``--backends``: speed and kvcache)."""
+    merged: dict[str, tuple[Option, list[str]]] = {}
+    for suite in SUITES.values():
+        for option in suite.options:
+            merged.setdefault(option.name, (option, []))[1].append(suite.name)
+    return merged
+
+
+def _suite_parameter(option: Option, suites: list[str]) -> inspect.Parameter:
+    """The typer parameter of a suite option: its help names the suites that read it."""
+    text = f"{', '.join(suites)}: {option.help}."
+    if option.is_flag:
+        annotation: Any = Annotated[bool, typer.Option(option.flag, help=text)]
+        default: Any = False
+    else:
+        extra: dict[str, Any] = {"metavar": "N,..."} if option.is_list else {}
+        if option.choices:
+            extra = dict(metavar=_metavar(option.choices, option.is_list),
+                         autocompletion=_completer(lambda: option.choices, option.is_list))
+        annotation = Annotated[option.type | None, typer.Option(option.flag, help=text, **extra)]
+        default = None
+    return inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+def _overrides(given: dict[str, Any]) -> dict[str, Any]:
+    """Suite options parsed from the command line; None where the preset decides."""
+    overrides = {}
+    for name, (option, _) in _suite_options().items():
+        value = given[name]
+        overrides[name] = option.parse(value, option.flag) if option.is_flag or value is not None else None
+    return overrides
 
 
 def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device: str, dtype: str,
@@ -179,58 +214,60 @@ def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device:
     done = finish(run_plan, draw_plots=plots, command=INVOCATION)
     for table in done.suite_tables:
         console.print(table)
-    console.print(summary_table(done.summary))
+    console.print(summary_table(done.summary, [s.summary for s in SUITES.values()]))
     for name, reason in done.skipped_figures:
         console.print(f"skipped figure {name}: {reason}")
     console.print(f"wrote {out}/summary.md, summary.csv, manifest.json, the tables"
                   + (f" and {len(done.figures)} figures in {out}/plots/" if done.figures else ""))
 
 
-@app.command()
-def run(
-    encoding: Annotated[str, typer.Option("--encoding", "-e", help="The encoding to measure (NoPE runs alongside).")],
-    suite: Suite_ = "all", preset: Preset = "quick", device: Device = "auto", dtype: Dtype = "float32",
-    threads: Threads = None, seed: Seed = 0, out: Out = Path("results"),
-    seq_lens: SeqLens = None, batch_size: BatchSize = None, backends: Backends = None, modes: Modes = None,
-    contexts: Contexts = None, window: Window = None, sinks: Sinks = None, policies: Policies = None,
-    train_len: TrainLen = None, eval_lens: EvalLens = None, steps: Steps = None, stride: Stride = None,
-    corpus: Corpus = None, retrain: Retrain = False, resume: Resume = False, plots: Plots = True,
-) -> None:
-    """Measure one encoding; NoPE is measured alongside where a ratio needs it."""
-    encoding_class(encoding)
-    overrides = _overrides(seq_lens=seq_lens, batch_size=batch_size, backends=backends, modes=modes,
-                           contexts=contexts, window=window, sinks=sinks, policies=policies, train_len=train_len,
-                           eval_lens=eval_lens, steps=steps, stride=stride, corpus=corpus, retrain=retrain)
-    _run_and_report((encoding,), suite, preset, device, dtype, threads, seed, out, overrides, resume, plots)
+def _measuring_command(name: str, doc: str, encodings: inspect.Parameter,
+                       to_names: Callable[[str], tuple[str, ...]]) -> None:
+    """Register ``run`` or ``compare``: the same options, declared once; only how encodings are named differs."""
+    parameters = [encodings]
+    parameters += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
+                   for n, a, d in RUN_OPTIONS]
+    parameters += [_suite_parameter(option, suites) for option, suites in _suite_options().values()]
+
+    def command(**given: Any) -> None:
+        names = to_names(given[encodings.name])
+        common = {n: given[n] for n, _, _ in RUN_OPTIONS}
+        _run_and_report(names, overrides=_overrides(given), **common)
+
+    command.__name__ = name
+    command.__doc__ = doc
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    app.command(name)(command)
 
 
-@app.command()
-def compare(
-    encodings: Annotated[str, typer.Option(help="Encodings, comma-separated, or all.")] = "all",
-    suite: Suite_ = "all", preset: Preset = "quick", device: Device = "auto", dtype: Dtype = "float32",
-    threads: Threads = None, seed: Seed = 0, out: Out = Path("results"),
-    seq_lens: SeqLens = None, batch_size: BatchSize = None, backends: Backends = None, modes: Modes = None,
-    contexts: Contexts = None, window: Window = None, sinks: Sinks = None, policies: Policies = None,
-    train_len: TrainLen = None, eval_lens: EvalLens = None, steps: Steps = None, stride: Stride = None,
-    corpus: Corpus = None, retrain: Retrain = False, resume: Resume = False, plots: Plots = True,
-) -> None:
-    """Measure several encodings in one process, interleaved so machine drift hits them alike."""
-    names = parse_choices(encodings, "--encodings", list(ENCODINGS), allow_all=True)
-    overrides = _overrides(seq_lens=seq_lens, batch_size=batch_size, backends=backends, modes=modes,
-                           contexts=contexts, window=window, sinks=sinks, policies=policies, train_len=train_len,
-                           eval_lens=eval_lens, steps=steps, stride=stride, corpus=corpus, retrain=retrain)
-    _run_and_report(names, suite, preset, device, dtype, threads, seed, out, overrides, resume, plots)
+def _one_encoding(name: str) -> tuple[str, ...]:
+    encoding_class(name)
+    return (name,)
+
+
+_measuring_command(
+    "run", "Measure one encoding; NoPE is measured alongside where a ratio needs it.",
+    inspect.Parameter("encoding", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[str, typer.Option(
+        "--encoding", "-e", help="The encoding to measure (NoPE runs alongside).",
+        autocompletion=_completer(lambda: list(ENCODINGS), False))]),
+    _one_encoding)
+_measuring_command(
+    "compare", "Measure several encodings in one process, interleaved so machine drift hits them alike.",
+    inspect.Parameter("encodings", inspect.Parameter.KEYWORD_ONLY, default="all", annotation=Annotated[str, typer.Option(
+        help="Encodings, comma-separated, or all (every encoding that is not a variant).",
+        metavar="NAME,...|all", autocompletion=_completer(lambda: list(ENCODINGS), True))]),
+    lambda text: parse_choices(text, "--encodings", list(ENCODINGS), allow_all=True, all_means=base_encodings()))
 
 
 @app.command()
 def plot(
     results: Annotated[Path, typer.Option(help="Folder holding the result tables.")] = Path("results"),
     out: Annotated[Path | None, typer.Option(help="Folder for the figures (default: <results>/plots).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="png or svg.")] = "png",
+    fmt: Annotated[str, typer.Option("--format", help="Image format.", metavar=_metavar(FORMATS, False),
+                                     autocompletion=_completer(lambda: FORMATS, False))] = "png",
 ) -> None:
     """Draw figures from saved result tables; never reruns a benchmark."""
-    from pe_bench.plots import NothingToPlot, plot_results
-
     if out is not None:
         check_out_dir(out)
     try:

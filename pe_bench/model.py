@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pe_bench.attention import BACKENDS, AttentionInputs, check_backend
+from pe_bench.backends import BACKENDS, AttentionInputs, check_backend
 from pe_bench.cache import CacheStep, KVCache
 from pe_bench.encodings import PositionalEncoding, build_encoding
 from pe_bench.errors import InputError
@@ -74,20 +74,20 @@ class Attention(nn.Module):
         self.out = nn.Linear(config.d_model, config.d_model, bias=False)
         self.backend = config.backend
 
-    def forward(self, x: Tensor, inp: AttentionInputs, cache: KVCache | None = None,
+    def forward(self, x: Tensor, inputs: AttentionInputs, cache: KVCache | None = None,
                 step: CacheStep | None = None, layer: int = 0) -> Tensor:
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=-1)
         q, k, v = (t.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
-        if inp.rotation is not None:
-            q = inp.rotation.apply(q)
-            if inp.key_rotation is None:  # keys are rotated once, at their own position, then cached
-                k = inp.rotation.apply(k)
+        if inputs.rotation is not None:
+            q = inputs.rotation.queries(q)
+            if inputs.key_rotation is None:  # keys are transformed once, at their own position, then cached
+                k = inputs.rotation.keys(k)
         if cache is not None:
             k, v = cache.update(layer, step, k, v)  # (B, H, S, D)
-        if inp.key_rotation is not None:  # the cache holds raw keys: rotate them at this step's positions
-            k = inp.key_rotation.apply(k)
-        y = BACKENDS[self.backend](q, k, v, inp)  # (B, H, T, D)
+        if inputs.key_rotation is not None:  # the cache holds raw keys: rotate them at this step's positions
+            k = inputs.key_rotation.keys(k)
+        y = BACKENDS[self.backend](q, k, v, inputs)  # (B, H, T, D)
         return self.out(y.transpose(1, 2).reshape(B, T, C))
 
 
@@ -102,9 +102,9 @@ class Block(nn.Module):
         hidden = config.mlp_ratio * config.d_model
         self.mlp = nn.Sequential(nn.Linear(config.d_model, hidden), nn.GELU(), nn.Linear(hidden, config.d_model))
 
-    def forward(self, x: Tensor, inp: AttentionInputs, cache: KVCache | None, step: CacheStep | None,
+    def forward(self, x: Tensor, inputs: AttentionInputs, cache: KVCache | None, step: CacheStep | None,
                 layer: int) -> Tensor:
-        x = x + self.attention(self.norm1(x), inp, cache, step, layer)
+        x = x + self.attention(self.norm1(x), inputs, cache, step, layer)
         return x + self.mlp(self.norm2(x))
 
 
@@ -203,7 +203,7 @@ class Transformer(nn.Module):
             x = x + pe  # (T, C) broadcast over the batch
 
         raw_keys_cached = cache is not None and not cache.stores_rotated_keys
-        inp = AttentionInputs(
+        inputs = AttentionInputs(
             q_pos=q_pos, k_pos=k_pos, kv_len=kv_len, causal=self.config.causal,
             bias=self.encoding.attention_bias(dtype), allowed=attn_mask,
             rotation=self.encoding.rotation(q_pos, dtype),
@@ -211,7 +211,7 @@ class Transformer(nn.Module):
             compile_flex=self.config.compile_flex,
         )
         for layer, block in enumerate(self.blocks):
-            x = block(x, inp, cache, step, layer)
+            x = block(x, inputs, cache, step, layer)
         return self.head(self.norm(x))  # (B, T, V)
 
     def loss(self, tokens: Tensor, targets: Tensor, positions: Tensor | None = None) -> Tensor:

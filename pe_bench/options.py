@@ -6,7 +6,7 @@ allowed; the CLI prints it as one line and exits with code 2.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from pe_bench.errors import InputError
@@ -37,14 +37,14 @@ def check_int(value: int, option: str, minimum: int = 1) -> int:
 
 
 def parse_choices(text: str, option: str, valid: Sequence[str], allow_all: bool = False,
-                  noun: str | None = None) -> tuple[str, ...]:
-    """'a,b' -> ('a', 'b'), each one of ``valid``; 'all' -> every valid choice if allowed.
+                  noun: str | None = None, all_means: Sequence[str] | None = None) -> tuple[str, ...]:
+    """'a,b' -> ('a', 'b'), each one of ``valid``; 'all' -> ``all_means`` (default: every valid choice) if allowed.
 
     ``noun`` names one item in messages (default: the option's name without its plural s).
     """
     items = [item.strip() for item in text.split(",") if item.strip()]
     if allow_all and items == ["all"]:
-        return tuple(valid)
+        return tuple(valid if all_means is None else all_means)
     if not items:
         raise InputError(f"{option} is empty; valid: {', '.join(valid)}")
     for item in items:
@@ -68,3 +68,32 @@ def check_out_dir(path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise InputError(f"--out {path} is an existing file; give a folder (created if missing)")
     return path
+
+
+# Parsers for suite options (``pe_bench.suite.Option.parse``): each takes the command line's
+# value and the flag it came from, and returns the settings value or raises InputError.
+
+
+def int_list(minimum: int = 1) -> Callable[[str, str], tuple[int, ...]]:
+    """'128,256' -> (128, 256), every item an integer >= ``minimum``."""
+    return lambda text, flag: parse_int_list(text, flag, minimum)
+
+
+def choice_list(valid: Sequence[str], noun: str | None = None) -> Callable[[str, str], tuple[str, ...]]:
+    """'a,b' -> ('a', 'b'), each one of ``valid``."""
+    return lambda text, flag: parse_choices(text, flag, list(valid), noun=noun)
+
+
+def at_least(minimum: int = 1) -> Callable[[int, str], int]:
+    """An integer >= ``minimum``."""
+    return lambda value, flag: check_int(value, flag, minimum)
+
+
+def as_given(value: object, flag: str) -> object:
+    """The value unchanged: its allowed range depends on other settings, which the suite checks."""
+    return value
+
+
+def switch(value: bool, flag: str) -> bool | None:
+    """A flag: present means True, absent means "the preset decides" (None)."""
+    return True if value else None

@@ -10,6 +10,9 @@ strings into the arguments below and draws the progress bars and tables.
    records the run as it starts and as it ends.
 3. ``finish`` renders each suite's table and the cross-suite summary from the saved
    tables, writes summary.md / summary.csv and draws the figures.
+
+``plot_results`` draws the figures of a folder's saved tables without running anything.
+Every step loops over the suite registry; no suite is named here.
 """
 
 from __future__ import annotations
@@ -23,15 +26,19 @@ from typing import Any
 import pandas as pd
 from rich.console import RenderableType
 
-from pe_bench import manifest
 from pe_bench.encodings import encoding_class
 from pe_bench.errors import InputError
+from pe_bench.figures import FORMATS, NothingToPlot, PlotReport, draw_figures
+from pe_bench.figures.encodings import FIGURES as ENCODING_FIGURES
+from pe_bench.figures.common import FigureSpec
 from pe_bench.options import check_out_dir
 from pe_bench.progress import Progress
-from pe_bench.report import load_tables, write_report
-from pe_bench.results import key_text, read_table, upsert
+from pe_bench.results import manifest
+from pe_bench.results.summary import write_report
+from pe_bench.results.tables import key_text, read_table, upsert
 from pe_bench.runtime import Runtime
-from pe_bench.suites import SUITES, Existing, RunContext, with_nope
+from pe_bench.suite import Existing, RunContext, with_nope
+from pe_bench.suites import SUITES, all_schemas
 
 
 @dataclass
@@ -73,12 +80,15 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     chosen = [SUITES[name] for name in suites]
     for option in overrides:
-        if not any(option in suite.options for suite in chosen):
-            owners = [s.name for s in SUITES.values() if option in s.options]
+        if not any(option in suite.option_names() for suite in chosen):
+            owners = [s.name for s in SUITES.values() if option in s.option_names()]
+            if not owners:
+                raise InputError(f"unknown option '{option}'")
             flag = "--" + option.replace("_", "-")
             raise InputError(f"{flag} applies to the {' and '.join(owners)} suite, which this run does not include")
     settings = {
-        suite.name: suite.settings(preset, seed=seed, **{k: v for k, v in overrides.items() if k in suite.options})
+        suite.name: suite.settings(preset, seed=seed,
+                                   **{k: v for k, v in overrides.items() if k in suite.option_names()})
         for suite in chosen
     }
     check_out_dir(out)
@@ -90,14 +100,10 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
     return Plan(encodings, settings, runtime, out, preset, seed, resume)
 
 
-def _corpus_record(run_plan: Plan) -> dict[str, Any] | None:
-    settings = run_plan.suites.get("extrapolation")
-    if settings is None:
-        return None
-    from pe_bench.data import load_corpus
-
-    corpus = load_corpus(settings.corpus)
-    return {"name": corpus.name, "files": corpus.files, "bytes": corpus.bytes, "checksum": corpus.checksum}
+def load_tables(out: Path) -> dict[str, pd.DataFrame]:
+    """Every result table of any suite present in ``out``, validated."""
+    return {name: read_table(out / schema.filename, schema) for name, schema in all_schemas().items()
+            if (out / schema.filename).exists()}
 
 
 def execute(run_plan: Plan, progress: Progress | None = None, command: list[str] | None = None) -> dict[str, pd.DataFrame]:
@@ -108,9 +114,10 @@ def execute(run_plan: Plan, progress: Progress | None = None, command: list[str]
     """
     progress = progress or Progress()
     out = run_plan.out
+    records = {k: v for name, settings in run_plan.suites.items() for k, v in SUITES[name].record(settings).items()}
     entry = manifest.new_entry(encodings=run_plan.encodings, suites=run_plan.suites, preset=run_plan.preset,
-                               runtime_record=run_plan.runtime.record(), seed=run_plan.seed,
-                               corpus=_corpus_record(run_plan), resume=run_plan.resume, command=command)
+                               runtime_record=run_plan.runtime.record(), seed=run_plan.seed, resume=run_plan.resume,
+                               command=command, **records)
     out.mkdir(parents=True, exist_ok=True)
     manifest.record(out, entry)
     existing = Existing(load_tables(out) if run_plan.resume else {})
@@ -173,14 +180,50 @@ def finish(run_plan: Plan, draw_plots: bool = True, command: list[str] | None = 
     figures: list[Path] = []
     skipped: list[tuple[str, str]] = []
     if draw_plots:
-        from pe_bench.plots import draw_figures
-
         # this run's rows only, as in the summary: the folder may hold other presets' rows too
-        report = draw_figures({name: df for name, df in tables.items() if len(df)}, run_plan.out / "plots",
-                              source="this run")
+        report = draw_figures({name: df for name, df in tables.items() if len(df)}, figure_specs(),
+                              run_plan.out / "plots", source="this run")
         figures, skipped = report.drawn, report.skipped
-    summary = write_report(run_plan.out, tables, encodings=run_plan.encodings, preset=run_plan.preset,
+    parts = [suite.summary for suite in SUITES.values()]
+    summary = write_report(run_plan.out, tables, parts, encodings=run_plan.encodings, preset=run_plan.preset,
                            runtime_record=run_plan.runtime.record(),
                            command=" ".join(command if command is not None else sys.argv),
                            suite_tables=suite_tables, figures=figures)
     return Finished(summary, suite_tables, figures, skipped)
+
+
+def figure_specs() -> list[FigureSpec]:
+    """Every suite's figures, then the encodings' own."""
+    return [spec for suite in SUITES.values() for spec in suite.figures] + list(ENCODING_FIGURES)
+
+
+def plot_results(results: Path, out: Path | None = None, fmt: str = "png") -> PlotReport:
+    """Draw every figure the result tables in ``results`` allow; never reruns a benchmark.
+
+    Args:
+        results: a folder holding some of the suites' tables (speed.csv, kvcache.csv, ...).
+        out: the folder for the figures (created if missing); default ``results / "plots"``.
+        fmt: "png" or "svg"; each figure is written as ``<name>.<fmt>``.
+
+    Returns:
+        The files written and, for each figure not drawn, its name and the reason.
+
+    Raises:
+        InputError: an unknown ``fmt``, a ``results`` that is not a folder, ``out`` that is a
+            file, or a table that is not a valid CSV of its schema (left untouched).
+        NothingToPlot: ``results`` holds none of the tables.
+    """
+    if fmt not in FORMATS:
+        raise InputError(f"unknown plot format '{fmt}'; valid: {', '.join(FORMATS)}")
+    results = Path(results)
+    if not results.is_dir():
+        raise InputError(f"results folder {results} does not exist or is not a folder")
+    out = results / "plots" if out is None else Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"plot folder {out} exists and is not a folder")
+    schemas = all_schemas()
+    if not any((results / schema.filename).is_file() for schema in schemas.values()):
+        expected = ", ".join(schema.filename for schema in schemas.values())
+        raise NothingToPlot(f"nothing to plot in {results}: expected at least one of {expected}")
+    # read every table before drawing anything, so a bad table stops the run with no figure half-made
+    return draw_figures(load_tables(results), figure_specs(), out, fmt, source=str(results))

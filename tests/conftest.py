@@ -1,15 +1,50 @@
-"""Shared fixtures: everything seeded, CPU only, tiny shapes."""
+"""Shared fixtures and helpers: everything seeded, CPU only, tiny shapes.
+
+Every list of names comes from a registry, so a new encoding, backend or suite is tested
+for free. Encodings are built with their declared ``check_options`` (a RoPE scaling
+variant at scale 1 is plain RoPE; tests build it at a scale where it differs).
+"""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from pe_bench.attention import BACKENDS
-from pe_bench.encodings import ENCODINGS
+from pe_bench.backends import BACKENDS
+from pe_bench.encodings import ENCODINGS, base_encodings, build_encoding
+from pe_bench.model import Transformer, build_model
+from pe_bench.suites import SUITES
 
-ALL_ENCODINGS = list(ENCODINGS)
+ALL_ENCODINGS = list(ENCODINGS)  # variants included
+BASE_ENCODINGS = list(base_encodings())
 ALL_BACKENDS = list(BACKENDS)
+ALL_SUITES = list(SUITES)
+
+
+def tiny_model(name: str, **overrides: object) -> Transformer:
+    """The tiny preset with ``name``, built with the encoding's ``check_options``."""
+    options = dict(ENCODINGS[name].check_options)
+    options.update(overrides.pop("encoding_options", {}))  # type: ignore[arg-type]
+    return build_model(name, "tiny", encoding_options=options, **overrides)
+
+
+def sharpened(model: Transformer, factor: float = 8.0) -> Transformer:
+    """``model`` with its query/key/value projections scaled by ``factor``, in place.
+
+    At initialization attention is nearly uniform, so a positional effect on the scores
+    barely reaches the logits; sharper attention makes a property that does not hold
+    measurably fail, while one that holds still holds exactly.
+    """
+    with torch.no_grad():
+        for block in model.blocks:
+            block.attention.qkv.weight.mul_(factor)
+    return model
+
+
+def tiny_encoding(name: str, **kwargs: object):
+    """An encoding of the tiny model's width and heads, with its ``check_options``."""
+    options = {"d_model": 32, "n_heads": 4, "max_len": 64, **ENCODINGS[name].check_options, **kwargs}
+    return build_encoding(name, **options)
 
 
 @pytest.fixture(autouse=True)

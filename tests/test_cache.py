@@ -5,9 +5,14 @@ import torch
 
 from pe_bench.cache import KVCache, policy_mask
 from pe_bench.errors import InputError
+from pe_bench.encodings import ENCODINGS
 from pe_bench.model import build_model
 
-from conftest import ALL_BACKENDS, ALL_ENCODINGS
+from conftest import ALL_BACKENDS, ALL_ENCODINGS, sharpened, tiny_model
+
+EXACT = [n for n in ALL_ENCODINGS if ENCODINGS[n].exact_cache]
+RELATIVE_EXACT = [n for n in EXACT if ENCODINGS[n].shift_invariant]
+ABSOLUTE = [n for n in ALL_ENCODINGS if not ENCODINGS[n].shift_invariant]
 
 
 def decode(model, tokens, cache, prefill, positions=None):
@@ -22,18 +27,23 @@ def decode(model, tokens, cache, prefill, positions=None):
 
 @pytest.mark.parametrize("backend", ALL_BACKENDS)
 @pytest.mark.parametrize("name", ALL_ENCODINGS)
-def test_cached_decoding_equals_full_forward(name, backend, tokens):
-    model = build_model(name, "tiny", backend=backend).eval()
+def test_cached_decoding_equals_full_forward_where_the_encoding_claims_it(name, backend, tokens):
+    """Exact where ``exact_cache`` is claimed; measurably not where the design says otherwise
+    (dynamic RoPE scaling: keys cached under an older scale)."""
+    model = sharpened(tiny_model(name, backend=backend)).eval()
     with torch.no_grad():
         full = model(tokens)
         cached = decode(model, tokens, model.new_cache(2, tokens.shape[1]), prefill=7)
-    assert (cached - full).abs().max() <= 1e-4
+    if ENCODINGS[name].exact_cache:
+        assert (cached - full).abs().max() <= 1e-4
+    else:
+        assert (cached - full).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("name", ALL_ENCODINGS)
+@pytest.mark.parametrize("name", EXACT)
 def test_cached_decoding_at_an_offset(name, tokens):
     """A stream that starts at position 100: the cache continues from the positions it was given."""
-    model = build_model(name, "tiny").eval()
+    model = tiny_model(name).eval()
     positions = torch.arange(tokens.shape[1]) + 100
     with torch.no_grad():
         full = model(tokens, positions=positions)
@@ -41,9 +51,9 @@ def test_cached_decoding_at_an_offset(name, tokens):
     assert (cached - full).abs().max() <= 1e-4
 
 
-@pytest.mark.parametrize("name", ["rope", "t5", "alibi"])
+@pytest.mark.parametrize("name", EXACT)
 def test_chunked_prefill_equals_full_forward(name, tokens):
-    model = build_model(name, "tiny").eval()
+    model = tiny_model(name).eval()
     cache = model.new_cache(2, tokens.shape[1])
     with torch.no_grad():
         full = model(tokens)
@@ -71,10 +81,10 @@ def test_full_cache_overflow_is_a_clear_error(tokens):
 
 
 def test_bytes_per_token_matches_formula():
-    model = build_model("rope", "tiny")
-    cache = model.new_cache(3, 16)
-    c = model.config
-    assert cache.bytes_per_token() == 2 * c.n_layers * c.n_heads * c.head_dim * 4
+    """The tiny preset: 2 layers, width 32 (4 heads of 8), float32: keys and values cost
+    2 x 2 x 32 x 4 = 512 bytes per token, whatever the batch and capacity."""
+    cache = build_model("rope", "tiny").new_cache(3, 16)
+    assert cache.bytes_per_token() == 512
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -98,11 +108,11 @@ def stream(model, tokens, cache, prefill):
 
 
 @pytest.mark.parametrize("backend", ALL_BACKENDS)
-@pytest.mark.parametrize("name", ALL_ENCODINGS)
+@pytest.mark.parametrize("name", EXACT)
 @pytest.mark.parametrize("policy,sinks", [("window", 0), ("sinks", 2)])
 def test_window_and_sink_caches_equal_the_masked_full_forward(name, backend, policy, sinks, tokens):
     """Under original positions, a bounded cache = a full forward that masks what the cache evicted."""
-    model = build_model(name, "tiny", backend=backend).eval()
+    model = tiny_model(name, backend=backend).eval()
     window, T = 8, tokens.shape[1]
     with torch.no_grad():
         reference = model(tokens, attn_mask=policy_mask(T, window, sinks))
@@ -120,18 +130,19 @@ def test_policy_mask_holds_sinks_and_recent_keys():
     assert policy_mask(10, window=4, sinks=0)[9].nonzero().flatten().tolist() == [6, 7, 8, 9]
 
 
-@pytest.mark.parametrize("name", ["rope", "t5", "alibi", "nope"])
+@pytest.mark.parametrize("name", RELATIVE_EXACT)
 def test_slot_positions_equal_original_positions_for_relative_encodings_in_a_window(name, tokens):
     """A plain window keeps distances between the tokens it holds, so re-numbering changes nothing."""
-    model = build_model(name, "tiny").eval()
+    model = tiny_model(name).eval()
     with torch.no_grad():
         original = stream(model, tokens, model.new_cache(2, 8, policy="window"), prefill=4)
         slot = stream(model, tokens, model.new_cache(2, 8, policy="window", position_rule="slot"), prefill=4)
     assert (original - slot).abs().max() <= 1e-4
 
 
-def test_slot_positions_change_absolute_encodings(tokens):
-    model = build_model("sinusoidal", "tiny").eval()
+@pytest.mark.parametrize("name", ABSOLUTE)
+def test_slot_positions_change_encodings_that_are_not_shift_invariant(name, tokens):
+    model = sharpened(tiny_model(name)).eval()
     with torch.no_grad():
         original = stream(model, tokens, model.new_cache(2, 8, policy="window"), prefill=4)
         slot = stream(model, tokens, model.new_cache(2, 8, policy="window", position_rule="slot"), prefill=4)

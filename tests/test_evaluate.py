@@ -5,7 +5,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from pe_bench.evaluate import cached_decode_divergence, full_nll, nonoverlap_nll, sliding_nll, stream_nll
+from pe_bench.evaluate import cached_decode_divergence, full_nll, nonoverlap_nll, perplexity, sliding_nll, stream_nll
 from pe_bench.model import build_model
 from pe_bench.runtime import make_runtime
 
@@ -32,8 +32,6 @@ def test_sliding_with_stride_equal_to_the_window_is_nonoverlapping():
 def test_sliding_scores_each_token_once_with_at_least_window_minus_stride_context():
     """Windows of 32 every 8: token t >= 32 is scored in the window ending at it, with 24+ tokens before."""
     m = model()
-    with torch.no_grad():
-        logits = m(TOKENS[:-1].long()[None])[0]  # ALiBi in a causal model: a window of 32 sees the same
     got = sliding_nll(m, TOKENS, 32, 8)
     # reference: for each scored token, the logits of the window that scores it
     x = TOKENS[:-1].long()
@@ -46,7 +44,20 @@ def test_sliding_scores_each_token_once_with_at_least_window_minus_stride_contex
         total += F.cross_entropy(window_logits[first:], targets, reduction="sum").item()
         count += targets.numel()
     assert count == 128 and math.isclose(got, total / count, rel_tol=1e-6)
-    assert logits.shape[0] == 128
+
+
+def test_a_model_that_predicts_uniformly_has_perplexity_256_in_every_protocol():
+    """Zero output weights give zero logits: every byte has probability 1/256, whatever the
+    context, so each protocol must report exactly ln 256 nats (perplexity 256)."""
+    m = model()
+    with torch.no_grad():
+        m.head.weight.zero_()  # tied to the token embedding: the inputs are all zero too, which is fine
+    expected = math.log(256)
+    assert math.isclose(nonoverlap_nll(m, TOKENS, 32), expected, rel_tol=1e-6)
+    assert math.isclose(sliding_nll(m, TOKENS, 32, 8), expected, rel_tol=1e-6)
+    assert math.isclose(stream_nll(m, TOKENS[:65], make_runtime("cpu"), window=16, policy="sinks", sinks=2)[0],
+                        expected, rel_tol=1e-6)
+    assert math.isclose(perplexity(full_nll(m, TOKENS)), 256, rel_tol=1e-5)
 
 
 def test_streaming_through_a_cache_that_never_evicts_equals_the_full_forward():

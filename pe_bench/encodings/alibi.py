@@ -61,6 +61,7 @@ class ALiBi(PositionalEncoding):
 
     name = "alibi"
     family = Family.BIAS
+    shift_invariant = True
     description = "fixed per-head linear penalty on query-key distance (Press et al. 2022)"
 
     def __init__(self, *, d_model: int, n_heads: int, max_len: int, causal: bool = True) -> None:

@@ -5,9 +5,13 @@ return ``None`` and cost nothing:
 
 - ``embedding(positions)``: a (T, d_model) tensor added to the token embeddings
   (sinusoidal, learned absolute);
-- ``rotation(positions)``: a rotation applied to queries and keys in every layer (RoPE);
+- ``rotation(positions)``: a ``QKTransform`` applied to queries and keys in every layer
+  (RoPE);
 - ``attention_bias()``: a bias on the attention logits, built once per forward and shared by
   every layer (T5, ALiBi).
+
+Each encoding also states what it claims (``shift_invariant``, ``exact_cache``); tests
+check every claim against the model instead of inferring it from the family.
 
 Every hook takes positions explicitly (a LongTensor of shape (T,), shared by the batch) and
 never assumes ``arange(T)``: that is what makes cached decoding, offsets, sliding windows and
@@ -21,13 +25,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from enum import Enum
-from typing import TYPE_CHECKING, ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
-
-if TYPE_CHECKING:
-    from pe_bench.encodings.rope import Rotation
 
 #: flex_attention's score_mod: (score, batch, head, q_idx, kv_idx) -> new score.
 ScoreMod = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
@@ -60,6 +61,23 @@ class AttentionBias(ABC):
         """A flex_attention score_mod adding the same bias as ``materialize``."""
 
 
+class QKTransform(ABC):
+    """A position-dependent map applied to queries and keys (B, H, T, D) in every layer.
+
+    Built once per forward pass for one set of positions and shared by every layer.
+    ``keys`` defaults to ``queries``; an encoding that treats the two differently
+    overrides it.
+    """
+
+    @abstractmethod
+    def queries(self, x: Tensor) -> Tensor:
+        """Queries ``x`` (B, H, T, D) at this transform's positions, transformed."""
+
+    def keys(self, x: Tensor) -> Tensor:
+        """Keys ``x`` (B, H, T, D) at this transform's positions, transformed."""
+        return self.queries(x)
+
+
 class PositionalEncoding(nn.Module):
     """Base class: declares the family and answers all three hooks with ``None``.
 
@@ -73,6 +91,16 @@ class PositionalEncoding(nn.Module):
     name: ClassVar[str]
     family: ClassVar[Family]
     description: ClassVar[str]
+    #: the same tokens at positions c.. and 0.. give the same logits (relative encodings)
+    shift_invariant: ClassVar[bool]
+    #: KV-cached decoding equals one full forward pass (False where the design makes it differ)
+    exact_cache: ClassVar[bool] = True
+    #: the registry name of the encoding this one modifies (RoPE's scaling variants), or None.
+    #: ``--encodings all`` means every encoding that is not a variant.
+    variant_of: ClassVar[str | None] = None
+    #: constructor options under which the encoding differs from its defaults' trivial case
+    #: (a RoPE scaling variant at scale 1 is plain RoPE): what tests build it with
+    check_options: ClassVar[dict[str, Any]] = {}
     #: largest number of positions the encoding can represent, or None if unbounded
     max_len: int | None = None
 
@@ -89,8 +117,8 @@ class PositionalEncoding(nn.Module):
         """(T, d_model) vectors to add to the token embeddings at these positions, or None."""
         return None
 
-    def rotation(self, positions: Tensor, dtype: torch.dtype) -> Rotation | None:
-        """The rotation to apply to queries or keys at these positions, or None."""
+    def rotation(self, positions: Tensor, dtype: torch.dtype) -> QKTransform | None:
+        """The transform of queries and keys at these positions, or None."""
         return None
 
     def attention_bias(self, dtype: torch.dtype) -> AttentionBias | None:
@@ -101,7 +129,7 @@ class PositionalEncoding(nn.Module):
         """Bytes of non-parameter state decoding needs besides the KV cache and the weights.
 
         Buffers and constant tensors: T5's bucket index, ALiBi's slopes, RoPE's frequencies.
-        Memoized cos/sin rows (``PositionTable``) are left out: they are a speed-up whose size
+        Memoized cos/sin rows (``PositionRowCache``) are left out: they are a speed-up whose size
         depends on the largest position seen so far, not state the encoding needs.
         """
         buffers = sum(b.nbytes for b in self.buffers())

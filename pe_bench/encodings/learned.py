@@ -18,6 +18,7 @@ class Learned(PositionalEncoding):
 
     name = "learned"
     family = Family.EMBEDDING
+    shift_invariant = False
     description = "trained vector per position added to token embeddings (GPT-2, BERT)"
 
     def __init__(self, *, d_model: int, n_heads: int, max_len: int, causal: bool = True) -> None:

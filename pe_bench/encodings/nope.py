@@ -10,4 +10,5 @@ class NoPE(PositionalEncoding):
 
     name = "nope"
     family = Family.NONE
+    shift_invariant = True
     description = "no positional information; the causal mask alone orders tokens"

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from pe_bench.encodings.base import Family, PositionalEncoding
-from pe_bench.encodings.table import PositionTable
+from pe_bench.encodings.base import Family, PositionalEncoding, QKTransform
+from pe_bench.encodings.row_cache import PositionRowCache
 
 
 def rope_inv_freq(head_dim: int, base: float = 10000.0) -> Tensor:
@@ -61,14 +61,17 @@ def apply_rope(x: Tensor, positions: Tensor, base: float = 10000.0) -> Tensor:
 
 
 @dataclass
-class Rotation:
-    """cos/sin rows for a set of positions, computed once per forward and used by every layer."""
+class Rotation(QKTransform):
+    """cos/sin rows for a set of positions, computed once per forward and used by every layer.
+
+    Queries and keys are rotated alike.
+    """
 
     cos: Tensor  # (T, head_dim/2)
     sin: Tensor  # (T, head_dim/2)
 
-    def apply(self, x: Tensor) -> Tensor:
-        """Rotate queries or keys ``x`` of shape (B, H, T, head_dim)."""
+    def queries(self, x: Tensor) -> Tensor:
+        """Rotate ``x`` of shape (B, H, T, head_dim)."""
         return rotate_halves(x, self.cos, self.sin)
 
 
@@ -81,6 +84,7 @@ class RoPE(PositionalEncoding):
 
     name = "rope"
     family = Family.ROTARY
+    shift_invariant = True
     description = "rotates queries and keys by position-dependent angles (Su et al. 2021)"
 
     def __init__(self, *, d_model: int, n_heads: int, max_len: int, causal: bool = True,
@@ -91,7 +95,7 @@ class RoPE(PositionalEncoding):
         self.inv_freq = rope_inv_freq(self.head_dim, base)
         # YaRN multiplies queries and keys by a temperature factor; 1.0 for plain RoPE
         self.attention_scale = 1.0
-        self._table = PositionTable(self._rows)
+        self._table = PositionRowCache(self._rows)
 
     def _rows(self, positions: Tensor) -> Tensor:
         cos, sin = rope_cos_sin(positions, self.inv_freq, self.attention_scale)
@@ -100,3 +104,14 @@ class RoPE(PositionalEncoding):
     def rotation(self, positions: Tensor, dtype: torch.dtype) -> Rotation:
         cos, sin = self._table.lookup(positions, dtype).chunk(2, dim=-1)  # (T, d/2) each
         return Rotation(cos, sin)
+
+
+def rope_relative_upper_bound(distances: Tensor, head_dim: int = 64, base: float = 10000.0) -> Tensor:
+    """RoFormer's bound on |q·k| after rotation, up to the factor max|h_i|: mean_j |sum_{k<j} e^{i d theta_k}|.
+
+    It decays (with oscillations) as the distance d grows: the long-term decay property.
+    ``distances`` (D,) gives d; returns float64 of shape (D,).
+    """
+    angles = distances.double()[:, None] * rope_inv_freq(head_dim, base)[None, :]  # (D, head_dim/2)
+    partial_sums = torch.polar(torch.ones_like(angles), angles).cumsum(dim=-1)  # S_j for j = 1 .. d/2
+    return partial_sums.abs().mean(dim=-1)

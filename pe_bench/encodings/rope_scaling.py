@@ -15,7 +15,10 @@ With s = L'/L:
   measures.
 
 At s = 1 every variant is plain RoPE. The variants have no parameters, so they can be
-swapped into a trained RoPE model.
+swapped into a trained RoPE model. They are registered encodings (``variant_of = "rope"``),
+so every test that loops over the registry covers them, built with ``check_options`` (a
+scale above 1); ``--encodings all`` leaves them out, and the extrapolation suite applies them
+to the trained RoPE model instead.
 """
 
 from __future__ import annotations
@@ -54,14 +57,17 @@ def yarn_attention_scale(scale: float) -> float:
 
 
 class ScaledRoPE(RoPE):
-    """RoPE with frequencies rescaled for ``scale`` = L'/L; ``train_len`` = L."""
+    """RoPE with frequencies rescaled for ``scale`` = L'/L; ``train_len`` = L (default: max_len)."""
 
     name = "rope-scaled"
     description = "RoPE with rescaled frequencies"
+    variant_of = "rope"
+    check_options = {"train_len": 8, "scale": 4.0}
 
     def __init__(self, *, d_model: int, n_heads: int, max_len: int, causal: bool = True, base: float = 10000.0,
-                 train_len: int, scale: float = 1.0) -> None:
+                 train_len: int | None = None, scale: float = 1.0) -> None:
         super().__init__(d_model=d_model, n_heads=n_heads, max_len=max_len, causal=causal, base=base)
+        train_len = max_len if train_len is None else train_len
         if scale <= 0 or train_len < 1:
             raise ValueError(f"scale must be > 0 and train_len >= 1, got {scale} and {train_len}")
         self.train_len = train_len
@@ -104,6 +110,10 @@ class RoPEDynamic(RoPENTK):
 
     name = "rope-dynamic"
     description = "RoPE with an NTK-aware base recomputed from the current length"
+    # the scale follows the largest position: the same tokens further on rotate differently,
+    # and keys cached under an earlier, smaller scale disagree with a full forward
+    shift_invariant = False
+    exact_cache = False
 
     def rotation(self, positions: Tensor, dtype: torch.dtype) -> Rotation:
         length = int(positions.max()) + 1 if positions.numel() else 1

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from pe_bench.encodings.base import Family, PositionalEncoding
 from pe_bench.encodings.rope import rope_inv_freq
-from pe_bench.encodings.table import PositionTable
+from pe_bench.encodings.row_cache import PositionRowCache
 
 
 def sinusoidal_encoding(positions: Tensor, dim: int, base: float = 10000.0) -> Tensor:
@@ -50,13 +50,14 @@ class Sinusoidal(PositionalEncoding):
 
     name = "sinusoidal"
     family = Family.EMBEDDING
+    shift_invariant = False
     description = "fixed sin/cos vectors added to token embeddings (Vaswani et al. 2017)"
 
     def __init__(self, *, d_model: int, n_heads: int, max_len: int, causal: bool = True,
                  base: float = 10000.0) -> None:
         super().__init__(d_model=d_model, n_heads=n_heads, max_len=max_len, causal=causal)
         self.base = base
-        self._table = PositionTable(lambda p: sinusoidal_encoding(p, d_model, base))
+        self._table = PositionRowCache(lambda p: sinusoidal_encoding(p, d_model, base))
 
     def embedding(self, positions: Tensor, dtype: torch.dtype) -> Tensor:
         return self._table.lookup(positions, dtype)  # (T, d_model)

@@ -86,6 +86,7 @@ class T5Bias(PositionalEncoding):
 
     name = "t5"
     family = Family.BIAS
+    shift_invariant = True
     description = "learned scalar per (distance bucket, head) added to logits (Raffel et al. 2020)"
 
     def __init__(self, *, d_model: int, n_heads: int, max_len: int, causal: bool = True,

@@ -1,0 +1,37 @@
+"""Attention backends, chosen by name: ``eager``, ``sdpa`` and ``flex``.
+
+All three compute softmax(Q K^T / sqrt(D) + bias) V under the same mask and agree to
+float32 round-off; they differ in how the bias gets in (eager.py, sdpa.py, flex.py).
+Keys and values may be a KV cache's preallocated buffers: slots [0, kv_len) are valid and
+the rest are masked (eager and SDPA slice them off; flex keeps the fixed shape).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import Tensor
+
+from pe_bench.backends.eager import eager_attention
+from pe_bench.backends.flex import flex_attention
+from pe_bench.backends.inputs import AttentionInputs
+from pe_bench.backends.sdpa import sdpa_attention
+from pe_bench.errors import InputError
+
+Backend = Callable[[Tensor, Tensor, Tensor, AttentionInputs], Tensor]
+
+BACKENDS: dict[str, Backend] = {
+    "eager": eager_attention,
+    "sdpa": sdpa_attention,
+    "flex": flex_attention,
+}
+
+
+def check_backend(name: str) -> str:
+    """``name`` if it is a backend; otherwise InputError listing the valid ones."""
+    if name not in BACKENDS:
+        raise InputError(f"unknown backend '{name}'; valid: {', '.join(BACKENDS)}")
+    return name
+
+
+__all__ = ["BACKENDS", "AttentionInputs", "Backend", "check_backend"]

@@ -1,0 +1,146 @@
+"""The cross-suite summary (``summary.csv``) and the report (``summary.md``).
+
+One row per encoding: the answer to "which encoding, at what cost?". Every suite declares
+its part (``pe_bench.suite.SummaryPart``: columns, how to compute them from the run's tables,
+how to show them, a legend); this module lays the parts side by side and names no suite.
+The summary is built from the saved tables, restricted by the runner to the run's setting,
+so rows resumed from an earlier run count.
+
+summary.md holds the command and machine that made the results, the summary, each suite's
+own table (the same tables the terminal shows, converted from rich) and links to the
+figures and raw tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Group, RenderableType
+from rich.table import Table
+
+from pe_bench.encodings import ENCODINGS
+from pe_bench.results.files import write_atomic
+from pe_bench.suite import SummaryPart
+
+EXACT = 1e-4  # a cache or a shift is called exact / invariant at or below this logit difference
+
+IDENTITY_COLUMNS = ("encoding", "family")
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def ratio(value: object) -> str:
+    """1.07 -> '1.07x'; empty when missing."""
+    return "" if _missing(value) else f"{value:.2f}x"
+
+
+def times(value: object) -> str:
+    """91.3 -> '91x'; empty when missing."""
+    return "" if _missing(value) else f"{value:.0f}x"
+
+
+def decimal(value: object) -> str:
+    """5.904 -> '5.90'; empty when missing."""
+    return "" if _missing(value) else f"{value:.2f}"
+
+
+def label(value: object) -> str:
+    """A text cell; empty when missing."""
+    return "" if _missing(value) else str(value)
+
+
+def exact(value: object) -> str:
+    """A logit difference as 'yes (3e-06)' at or below EXACT, 'NO (2e+00)' above; empty when missing."""
+    return "" if _missing(value) else f"{'yes' if value <= EXACT else 'NO'} ({value:.0e})"
+
+
+def summarize(tables: Mapping[str, pd.DataFrame], encodings: Sequence[str],
+              parts: Sequence[SummaryPart]) -> pd.DataFrame:
+    """One row per encoding (in ``encodings`` order) that any table mentions.
+
+    ``tables`` should hold one configuration's rows (``runner.tables_for_run`` selects them);
+    every part fills its own columns, which stay empty when its suite did not run.
+    """
+    columns = [*IDENTITY_COLUMNS, *(c for part in parts for c in part.columns)]
+    rows = []
+    for name in encodings:
+        if not any(len(df) and "encoding" in df.columns and (df["encoding"] == name).any() for df in tables.values()):
+            continue
+        row: dict[str, Any] = dict.fromkeys(columns, math.nan)
+        row["encoding"] = name
+        row["family"] = ENCODINGS[name].family.value if name in ENCODINGS else ""
+        for part in parts:
+            row.update({c: v for c, v in part.compute(tables, name).items() if c in part.columns})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def display_rows(summary: pd.DataFrame, parts: Sequence[SummaryPart]) -> tuple[list[str], list[list[str]]]:
+    """Column titles and formatted cells, shared by the terminal table and the Markdown file."""
+    shown = [("encoding", lambda r: label(r["encoding"]))] + [d for part in parts for d in part.display]
+    return [title for title, _ in shown], [[show(row) for _, show in shown]
+                                           for _, row in summary.iterrows()]
+
+
+def markdown_table(titles: list[str], cells: list[list[str]]) -> str:
+    """A GitHub-flavoured Markdown table; pipes inside titles and cells are escaped."""
+    def line(values: list[str]) -> str:
+        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+
+    return "\n".join([line(titles), "|" + "|".join("---" for _ in titles) + "|", *(line(r) for r in cells)])
+
+
+def rich_to_markdown(renderable: RenderableType) -> str:
+    """A rich Table (or a Group of them) as Markdown tables, each under its title."""
+    if isinstance(renderable, Group):
+        return "\n\n".join(rich_to_markdown(r) for r in renderable.renderables)
+    if not isinstance(renderable, Table):
+        return str(renderable)
+    titles = [str(c.header).replace("\n", " ") for c in renderable.columns]
+    cells = list(zip(*[[str(cell) for cell in c.cells] for c in renderable.columns]))
+    table = markdown_table(titles, [list(row) for row in cells])
+    return f"**{renderable.title}**\n\n{table}" if renderable.title else table
+
+
+def summary_table(summary: pd.DataFrame, parts: Sequence[SummaryPart]) -> Table:
+    """The summary as a rich Table, for the terminal."""
+    titles, cells = display_rows(summary, parts)
+    table = Table(title="summary: one row per encoding")
+    for i, title in enumerate(titles):
+        table.add_column(title, justify="left" if i == 0 else "right")
+    for row in cells:
+        table.add_row(*row)
+    return table
+
+
+def write_report(out: Path, tables: Mapping[str, pd.DataFrame], parts: Sequence[SummaryPart], *,
+                 encodings: tuple[str, ...], preset: str, runtime_record: dict, command: str,
+                 suite_tables: list[RenderableType], figures: list[Path]) -> pd.DataFrame:
+    """Write summary.csv and summary.md from ``tables`` (this run's rows); returns the summary."""
+    baseline_first = ("nope", *[e for e in encodings if e != "nope"])
+    summary = summarize(tables, baseline_first, parts)
+    write_atomic(out / "summary.csv", summary.to_csv(index=False))
+    titles, cells = display_rows(summary, parts)
+    parts_md = [
+        "# pe-bench results",
+        f"Made by `{command}` on {runtime_record['device']}, {runtime_record['threads']} threads, "
+        f"{runtime_record['dtype']}, torch {runtime_record['torch_version']} (preset `{preset}`). "
+        "Every figure below was measured by that command; `manifest.json` records the full settings.",
+        "## Summary",
+        markdown_table(titles, cells),
+        " ".join(part.legend for part in parts),
+    ]
+    parts_md += [rich_to_markdown(t) for t in suite_tables]
+    if figures:
+        parts_md.append("## Figures")
+        parts_md += [f"![{f.stem}]({f.relative_to(out).as_posix()})" for f in figures]
+    parts_md.append("## Files")
+    parts_md.append("\n".join(f"- [{f}]({f})" for f in sorted(p.name for p in out.glob("*.csv")) + ["manifest.json"]))
+    write_atomic(out / "summary.md", "\n\n".join(parts_md) + "\n")
+    return summary

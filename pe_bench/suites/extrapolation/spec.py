@@ -1,0 +1,142 @@
+"""What the extrapolation suite trains and measures: settings, presets, options, tables, checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pe_bench import checkpoints
+from pe_bench.data import load_corpus
+from pe_bench.encodings.rope_scaling import ROPE_SCALING
+from pe_bench.errors import InputError
+from pe_bench.model import ModelConfig, build_model, preset
+from pe_bench.options import as_given, check_choice, check_int, int_list, switch
+from pe_bench.results.tables import OUTCOME_COLUMNS, Schema, integer, number, text
+from pe_bench.runtime import Runtime
+from pe_bench.suite import Option
+from pe_bench.training import TrainConfig
+
+FACTORS = (1, 2, 4, 8, 16)
+STREAM_POLICIES = (("window", "original"), ("window", "slot"), ("sinks", "original"), ("sinks", "slot"))
+
+
+@dataclass(frozen=True)
+class ExtrapolationSettings:
+    """What the extrapolation suite trains and measures; presets below, any field can be overridden."""
+
+    model: str  # model preset name; its max_len becomes train_len (learned has no row past L)
+    train_len: int
+    steps: int
+    batch_size: int
+    lr: float
+    eval_lens: tuple[int, ...] | None = None  # default: train_len x FACTORS
+    eval_tokens: int = 16384  # validation tokens scored with non-overlapping windows
+    sliding_tokens: int = 4096  # ... with sliding windows (which cost length / stride times more per token)
+    stride: int | None = None  # sliding-window stride; default train_len
+    stream_factor: int = 8  # streaming decodes stream_factor x train_len tokens
+    sinks: int = 4
+    variants: tuple[str, ...] = tuple(ROPE_SCALING)
+    corpus: Path | None = None
+    retrain: bool = False
+    seed: int = 0
+
+    @property
+    def lengths(self) -> tuple[int, ...]:
+        return self.eval_lens or tuple(self.train_len * f for f in FACTORS)
+
+    @property
+    def sliding_stride(self) -> int:
+        return self.stride if self.stride is not None else self.train_len
+
+    @property
+    def stream_len(self) -> int:
+        return self.stream_factor * self.train_len
+
+    def model_config(self) -> ModelConfig:
+        return preset(self.model, max_len=self.train_len)
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(train_len=self.train_len, steps=self.steps, batch_size=self.batch_size, lr=self.lr,
+                           warmup=max(1, self.steps // 10), seed=self.seed)
+
+
+PRESETS: dict[str, ExtrapolationSettings] = {
+    "tiny": ExtrapolationSettings("tiny", train_len=16, steps=40, batch_size=8, lr=3e-3, eval_tokens=1024,
+                                  sliding_tokens=512, stream_factor=4),
+    # about 20 s of training per encoding on 2 CPU cores (410K tokens at ~20K tokens/s)
+    "quick": ExtrapolationSettings("quick", train_len=64, steps=400, batch_size=16, lr=2e-3, sliding_tokens=2048),
+    "standard": ExtrapolationSettings("standard", train_len=128, steps=800, batch_size=16, lr=1e-3,
+                                      eval_tokens=65536, sliding_tokens=16384),
+}
+
+
+OPTIONS = (
+    Option("train_len", "training length L", as_given, type=int),
+    Option("eval_lens", "evaluation lengths (default L,2L,4L,8L,16L)", int_list(), is_list=True),
+    Option("steps", "training steps", as_given, type=int),
+    Option("corpus", "a text file or folder (default: Python's stdlib)", as_given, type=Path),
+    Option("retrain", "train even if a checkpoint exists", switch, type=bool, is_flag=True),
+    Option("stride", "sliding-window stride (default L)", as_given, type=int),
+)
+
+_RUN = (text("device"), text("dtype"))
+EXTRAPOLATION = Schema(
+    "extrapolation",
+    columns=(text("encoding"), text("variant"), text("task"), integer("train_len"), integer("eval_len"),
+             text("eval_mode"), integer("stride", 0), text("metric"), number("value"), integer("steps"), integer("seed"),
+             integer("params"), text("preset"), *OUTCOME_COLUMNS, *_RUN, text("corpus"), text("corpus_checksum"),
+             text("torch_version")),
+    key=("encoding", "variant", "task", "train_len", "eval_len", "eval_mode", "stride", "metric", "steps", "seed",
+         "preset", "corpus_checksum", "device", "dtype"),
+)
+
+TRAINING = Schema(
+    "training",
+    columns=(text("encoding"), integer("step"), number("loss"), number("tokens_per_s"), integer("train_len"),
+             integer("steps"), integer("seed"), text("preset"), text("corpus_checksum"), *_RUN),
+    key=("encoding", "step", "train_len", "steps", "seed", "preset", "corpus_checksum", "device", "dtype"),
+)
+
+
+def validate(settings: ExtrapolationSettings) -> None:
+    """Lengths that make sense together, known variants, and a corpus long enough for all of them."""
+    check_int(settings.train_len, "--train-len", minimum=2)
+    check_int(settings.steps, "--steps")
+    for length in settings.lengths:
+        check_int(length, "--eval-lens")
+        if length < settings.train_len:
+            raise InputError(f"--eval-lens must be >= the training length {settings.train_len} "
+                             f"(extrapolation evaluates at L or longer), got {length}")
+    check_int(settings.sliding_stride, "--stride")
+    if not 0 < settings.sinks < settings.train_len:
+        raise InputError(f"streaming keeps {settings.sinks} sink tokens in a window of --train-len "
+                         f"{settings.train_len} tokens: --train-len must be larger than {settings.sinks}")
+    for variant in settings.variants:
+        check_choice(variant, "variant", ROPE_SCALING)
+    corpus = load_corpus(settings.corpus)
+    longest = max(max(settings.lengths), settings.stream_len, 4 * settings.train_len)
+    if corpus.val.numel() < longest + 1 or corpus.train.numel() < settings.train_len + 2:
+        raise InputError(f"corpus {corpus.name} is too short: its validation split has {corpus.val.numel():,} bytes "
+                         f"and {longest + 1:,} are needed (longest evaluation), its training split "
+                         f"{corpus.train.numel():,} bytes")
+
+
+def check(encodings: tuple[str, ...], settings: ExtrapolationSettings, out: Path, runtime: Runtime) -> None:
+    """Before anything runs: every checkpoint this run would reuse must load."""
+    if settings.retrain:
+        return
+    corpus = load_corpus(settings.corpus)
+    for name in encodings:
+        ident = checkpoints.identity(name, settings.model_config(), settings.train_config(), corpus.checksum,
+                                     runtime)
+        path = checkpoints.path_for(out / "checkpoints", ident)
+        if path.exists():
+            checkpoints.load(path, ident, build_model(name, settings.model_config(), seed=None))
+
+
+def record(settings: ExtrapolationSettings) -> dict[str, Any]:
+    """The corpus this run trains on, for the manifest."""
+    corpus = load_corpus(settings.corpus)
+    return {"corpus": {"name": corpus.name, "files": corpus.files, "bytes": corpus.bytes,
+                       "checksum": corpus.checksum}}

@@ -1,0 +1,94 @@
+"""What the KV-cache suite measures: its settings, presets, command-line options and tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pe_bench.backends import BACKENDS
+from pe_bench.cache import POLICIES
+from pe_bench.errors import InputError
+from pe_bench.options import as_given, check_choice, check_int, choice_list, int_list
+from pe_bench.results.tables import OUTCOME_COLUMNS, RUN_COLUMNS, Schema, integer, number, text
+from pe_bench.suite import Option
+
+
+@dataclass(frozen=True)
+class KVCacheSettings:
+    """What the KV-cache suite measures; presets below, any field can be overridden."""
+
+    model: str  # model preset name
+    contexts: tuple[int, ...]
+    backends: tuple[str, ...]
+    policies: tuple[str, ...] = POLICIES
+    window: int = 64
+    sinks: int = 4
+    decode_steps: int = 16  # tokens decoded (and checked) at the end of each context
+    batch_size: int = 1
+    offsets: tuple[int, ...] = (1, 10, 100, 1000, 10000)
+    shift_len: int = 64
+    max_exponent: int = 20  # precision at positions up to 2^max_exponent
+    repeats: int = 5
+    seed: int = 0
+
+    @property
+    def stream_len(self) -> int:
+        """Tokens a window/sinks policy streams: the longest context, at most 4 windows."""
+        return min(max(self.contexts), 4 * self.window)
+
+
+PRESETS: dict[str, KVCacheSettings] = {
+    "tiny": KVCacheSettings("tiny", contexts=(24, 40), backends=tuple(BACKENDS), window=16, sinks=2,
+                            decode_steps=4, offsets=(1, 100, 1000), shift_len=16, max_exponent=12, repeats=2),
+    # flex decoding compiles once per cache shape (seconds each), so quick leaves it out
+    "quick": KVCacheSettings("quick", contexts=(128, 256, 512), backends=("eager", "sdpa"), window=64, sinks=4),
+    "standard": KVCacheSettings("standard", contexts=(256, 512, 1024, 2048, 4096), backends=("sdpa", "flex"),
+                                window=256, sinks=4),
+}
+
+
+OPTIONS = (
+    Option("contexts", "context lengths, e.g. 128,512", int_list(minimum=2), is_list=True),
+    Option("backends", "attention backends", choice_list(BACKENDS), choices=tuple(BACKENDS), is_list=True),
+    Option("window", "window size W of the window and sinks policies", as_given, type=int),
+    Option("sinks", "sink tokens S kept by the sinks policy", as_given, type=int),
+    Option("policies", "cache policies", choice_list(POLICIES, noun="policy"), choices=POLICIES, is_list=True),
+)
+
+KVCACHE = Schema(
+    "kvcache",
+    columns=(text("encoding"), text("backend"), text("policy"), text("positions"), integer("window"),
+             integer("sinks"), integer("context_len"), text("preset"), number("prefill_ms"),
+             number("cached_ms_per_token"), number("uncached_ms_per_token"), number("speedup"),
+             number("pe_ms_per_step"), number("max_abs_logit_diff"), number("cache_bytes_per_token"),
+             number("cache_bytes_formula"), number("extra_state_bytes"), *OUTCOME_COLUMNS, *RUN_COLUMNS),
+    key=("encoding", "backend", "policy", "positions", "window", "sinks", "context_len", "preset", "device", "dtype"),
+)
+
+SHIFT = Schema(
+    "shift",
+    columns=(text("encoding"), text("backend"), integer("offset"), integer("seq_len"), text("preset"),
+             number("max_abs_logit_diff"), *OUTCOME_COLUMNS, *RUN_COLUMNS),
+    key=("encoding", "backend", "offset", "seq_len", "preset", "device", "dtype"),
+)
+
+PRECISION = Schema(
+    "precision",
+    columns=(text("encoding"), integer("position"), text("dtype"), text("quantity"), number("abs_error"),
+             number("rel_error"), text("device"), text("torch_version")),
+    key=("encoding", "position", "dtype", "quantity", "device"),
+)
+
+
+def validate(settings: KVCacheSettings) -> None:
+    """Contexts of at least 2 tokens, known backends and policies, a window that fits, sinks inside it."""
+    for context in settings.contexts:
+        check_int(context, "--contexts", minimum=2)
+    for backend in settings.backends:
+        check_choice(backend, "backend", BACKENDS)
+    for policy in settings.policies:
+        check_choice(policy, "policy", POLICIES)
+    smallest = min(settings.contexts)
+    if not 2 <= settings.window <= smallest:
+        raise InputError(f"--window must be between 2 and the smallest context ({smallest}), got {settings.window}")
+    if not 1 <= settings.sinks < settings.window:
+        raise InputError(f"--sinks must be between 1 and --window - 1 ({settings.window - 1}), got {settings.sinks}")

@@ -1,0 +1,62 @@
+"""What the speed suite measures: its settings, presets, command-line options and table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pe_bench.backends import BACKENDS
+from pe_bench.options import at_least, check_choice, check_int, choice_list, int_list
+from pe_bench.results.tables import OUTCOME_COLUMNS, RUN_COLUMNS, Schema, integer, number, text
+from pe_bench.suite import Option
+
+MODES = ("inference", "train")
+
+
+@dataclass(frozen=True)
+class SpeedSettings:
+    """What the speed suite measures; presets below, any field can be overridden."""
+
+    model: str  # model preset name (pe_bench.model.PRESETS)
+    seq_lens: tuple[int, ...]
+    batch_size: int
+    backends: tuple[str, ...] = tuple(BACKENDS)
+    modes: tuple[str, ...] = MODES
+    warmup: int = 2
+    repeats: int = 5
+    seed: int = 0
+
+
+PRESETS: dict[str, SpeedSettings] = {
+    "tiny": SpeedSettings("tiny", seq_lens=(32, 64), batch_size=2, warmup=1, repeats=3),
+    # eager is left to standard: it is the slowest backend and the quick comparison has a time budget
+    "quick": SpeedSettings("quick", seq_lens=(128, 256, 512), batch_size=4, backends=("sdpa", "flex"),
+                           warmup=1, repeats=5),
+    "standard": SpeedSettings("standard", seq_lens=(256, 512, 1024, 2048), batch_size=4, warmup=1, repeats=5),
+}
+
+OPTIONS = (
+    Option("seq_lens", "sequence lengths, e.g. 128,256,512", int_list(), is_list=True),
+    Option("batch_size", "batch size", at_least(1), type=int),
+    Option("backends", "attention backends", choice_list(BACKENDS), choices=tuple(BACKENDS), is_list=True),
+    Option("modes", "inference, training step, or both", choice_list(MODES), choices=MODES, is_list=True),
+)
+
+SPEED = Schema(
+    "speed",
+    columns=(text("encoding"), text("backend"), text("mode"), integer("seq_len"), integer("batch_size"),
+             text("preset"), number("ms_median"), number("ms_iqr"), number("tokens_per_s"), number("pe_ms_median"),
+             number("pe_share"), number("ratio_vs_nope"), number("peak_mem_mb"), text("peak_mem_method", ""),
+             number("compile_s"), *OUTCOME_COLUMNS, *RUN_COLUMNS),
+    key=("encoding", "backend", "mode", "seq_len", "batch_size", "preset", "device", "dtype"),
+)
+
+
+def validate(settings: SpeedSettings) -> None:
+    """Every length and the batch size positive, every backend and mode known."""
+    for value in settings.seq_lens:
+        check_int(value, "--seq-lens")
+    check_int(settings.batch_size, "--batch-size")
+    for backend in settings.backends:
+        check_choice(backend, "backend", BACKENDS)
+    for mode in settings.modes:
+        check_choice(mode, "mode", MODES)

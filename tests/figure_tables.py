@@ -1,0 +1,72 @@
+"""Small result tables for the figure tests, shared by tests/figures/test_figures_*.py (not a test module).
+
+The columns come from the suites' schemas, so a table a suite changes is drawn as written.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from pe_bench.suites import all_schemas
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+#: table name -> its columns, as the suites declare them
+COLUMNS: dict[str, tuple[str, ...]] = {name: schema.column_names for name, schema in all_schemas().items()}
+RUN = {"device": "cpu (x86_64)", "dtype": "float32", "threads": 2, "torch_version": "2.13.0+cpu", "preset": "tiny"}
+
+
+def table(name: str, rows: list[dict]) -> pd.DataFrame:
+    """Rows with every column of table ``name``: the run's settings where a row does not say, else empty."""
+    columns = COLUMNS[name]
+    full = [{c: row.get(c, RUN.get(c, "")) for c in columns} for row in rows]
+    return pd.DataFrame(full, columns=list(columns))
+
+
+def speed_rows(supported: bool = True) -> list[dict]:
+    """NoPE, RoPE and ALiBi at two lengths, two modes and two backends (flex always the slower)."""
+    rows = []
+    for encoding, ratio in (("nope", 1.0), ("rope", 1.2), ("alibi", 1.1)):
+        for mode in ("inference", "train"):
+            for seq_len in (64, 128):
+                for backend, ms in (("sdpa", 2.0), ("flex", 3.0)):
+                    rows.append({"encoding": encoding, "backend": backend, "mode": mode, "seq_len": seq_len,
+                                 "batch_size": 2, "ms_median": ms * ratio, "ratio_vs_nope": ratio,
+                                 "supported": supported})
+    return rows
+
+
+def tables() -> dict[str, pd.DataFrame]:
+    """Small versions of the six tables a run writes."""
+    kvcache = [{"encoding": e, "backend": b, "policy": "full", "positions": "original", "window": 0, "sinks": 0,
+                "context_len": n, "cached_ms_per_token": 1.0 + n / 1000, "uncached_ms_per_token": n / 10,
+                "supported": True}
+               for e in ("rope", "nope") for b in ("sdpa", "eager") for n in (64, 128)]
+    shift = [{"encoding": e, "backend": "sdpa", "offset": c, "seq_len": 16, "max_abs_logit_diff": d * c,
+              "supported": True}
+             for e, d in (("rope", 0.0), ("sinusoidal", 0.1)) for c in (1, 10)]
+    shift.append({"encoding": "learned", "backend": "sdpa", "offset": 10, "seq_len": 16, "max_abs_logit_diff": "",
+                  "supported": False, "note": "no such position"})
+    precision = [{"encoding": e, "position": p, "dtype": dt, "quantity": q, "abs_error": err, "rel_error": err,
+                  "device": "cpu"}
+                 for e, q in (("rope", "qk"), ("sinusoidal", "table_angles_in_dtype"))
+                 for dt in ("float32", "float16")
+                 for p, err in ((8, 1e-7), (1024, 1e-4), (65536, math.nan if dt == "float16" else 1e-2))]
+    extrapolation = [{"encoding": v.split("-")[0], "variant": v, "task": "lm", "train_len": 16, "eval_len": n,
+                      "eval_mode": mode, "stride": 16 if mode == "sliding" else 0, "metric": "ppl",
+                      "value": 5.0 + n / 16, "steps": 10, "seed": 0, "supported": True}
+                     for v in ("rope", "rope-pi", "alibi") for mode in ("nonoverlap", "sliding") for n in (16, 32)]
+    extrapolation += [{"encoding": "learned", "variant": "learned", "task": "lm", "train_len": 16, "eval_len": n,
+                       "eval_mode": "nonoverlap", "stride": 0, "metric": "ppl", "value": 6.0 if n == 16 else "",
+                       "steps": 10, "seed": 0, "supported": n == 16} for n in (16, 32)]
+    extrapolation += [{"encoding": e, "variant": e, "task": "stream", "train_len": 16, "eval_len": 64,
+                       "eval_mode": mode, "stride": 0, "metric": "ppl", "value": "" if e == "learned" else 4.0,
+                       "steps": 10, "seed": 0, "supported": e != "learned"}
+                      for e in ("rope", "learned") for mode in ("full", "window-slot", "sinks-original")]
+    training = [{"encoding": e, "step": s, "loss": 5.0 - s / 10, "tokens_per_s": 1000.0, "train_len": 16,
+                 "steps": 20, "seed": 0} for e in ("rope", "nope") for s in (10, 20)]
+    rows = {"speed": speed_rows(), "kvcache": kvcache, "shift": shift, "precision": precision,
+            "extrapolation": extrapolation, "training": training}
+    return {name: table(name, rows[name]) for name in COLUMNS}
+

@@ -78,3 +78,33 @@ def test_plot_draws_from_saved_tables(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "plots" / "shift_invariance.svg").stat().st_size > 1000
     assert "skipped ppl_vs_length" in result.output and "no extrapolation.csv" in result.output
+
+
+def test_help_shows_the_choices_of_every_option_that_has_them():
+    from pe_bench.suites import SUITES
+
+    result = runner.invoke(app, ["compare", "--help"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "[tiny|quick|standard]" in text and "[speed|kvcache|extrapolation|all]" in text.replace(" ", "")
+    for suite in SUITES.values():
+        for option in suite.options:
+            assert option.flag in text
+            if option.choices:
+                assert "[" + "|".join(option.choices) + "]" in text
+
+
+def complete(words: str) -> list[str]:
+    """What the shell's completion would offer for the last of ``words``."""
+    env = {"_PE_BENCH_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1)}
+    result = runner.invoke(app, [], env=env, prog_name="pe-bench")
+    return result.output.split()
+
+
+def test_shell_completion_completes_encodings_suites_and_lists():
+    assert complete("pe-bench show rop") == [n for n in ENCODINGS if n.startswith("rop")]
+    assert complete("pe-bench compare --encodings rope,al") == ["rope,alibi"]
+    assert complete("pe-bench run --suite sp") == ["speed"]
+    assert complete("pe-bench compare --backends sdpa,f") == ["sdpa,flex"]
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert "--install-completion" in result.output

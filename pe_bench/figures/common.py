@@ -54,7 +54,7 @@ SHADE_RANGE = 0.6
 class FigureSpec:
     """A figure: its file name (without extension), the result table it draws, and how.
 
-    ``table`` is a table's name ("speed", "extrapolation", ...) and ``draw`` takes that table's
+    ``table`` is the name of the table it draws (as its schema names it) and ``draw`` takes that table's
     rows; for a figure drawn from the encodings' formulas ``table`` is None and ``draw`` takes
     no argument.
     """

@@ -127,19 +127,3 @@ def test_an_unknown_format_is_a_one_line_input_error_naming_the_valid_ones(tmp_p
     message = str(error.value)
     assert "jpg" in message and "png" in message and "svg" in message and "\n" not in message
     assert not (results / "plots").exists()
-
-
-def test_a_failed_save_leaves_the_previous_figure_and_no_temporary_file(tmp_path: Path, monkeypatch):
-    results = write(tmp_path / "results", ("training",))
-    old = plot_results(results).drawn[0]
-    previous = old.read_bytes()
-
-    def broken_savefig(self, fname, **kwargs):
-        Path(fname).write_bytes(b"half a figure")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", broken_savefig)
-    with pytest.raises(OSError, match="disk full"):
-        plot_results(results)
-    assert old.read_bytes() == previous
-    assert [p.name for p in old.parent.iterdir() if p.name.endswith(".tmp")] == []

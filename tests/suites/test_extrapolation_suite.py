@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from pe_bench import checkpoints
 from pe_bench.cli import app
-from pe_bench.data import build_corpus, load_corpus
+from pe_bench.data import load_corpus
 from pe_bench.errors import InputError
 from pe_bench.model import build_model
 from pe_bench.runtime import make_runtime

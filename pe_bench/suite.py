@@ -7,8 +7,8 @@ A suite declares, as data, everything the rest of pe-bench needs to know about i
 - its **presets** and how to **validate** settings: ``Suite.settings(preset, **overrides)``;
 - its **tables** (``Schema``: typed columns and key columns): the runner validates, merges,
   resumes and reads them back;
-- what it adds to the cross-suite **summary** (``SummaryPart``);
-- which **figures** it draws (``FigureSpec``);
+- what it adds to the cross-suite **summary** (``SummaryPart``, from results/summary.py);
+- which **figures** it draws (``FigureSpec``, from figures/common.py);
 - how its rows look on the terminal (``render``), kept apart from the code that measures.
 
 The runner, the summary, the CLI and the figures loop over ``pe_bench.suites.SUITES`` and
@@ -28,6 +28,7 @@ from rich.console import RenderableType
 from pe_bench.figures.common import FigureSpec
 from pe_bench.options import check_choice
 from pe_bench.progress import Progress
+from pe_bench.results.summary import SummaryPart
 from pe_bench.results.tables import Schema, key_strings, key_text
 from pe_bench.runtime import Runtime
 
@@ -54,21 +55,6 @@ class Option:
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
-
-
-@dataclass(frozen=True)
-class SummaryPart:
-    """What one suite adds to the cross-suite summary: one row per encoding.
-
-    ``compute(tables, encoding)`` reads this run's tables (by name) and returns a value for
-    each of ``columns`` (missing ones stay empty); ``display`` is (title, cell) pairs for the
-    terminal and Markdown tables; ``legend`` explains them in summary.md.
-    """
-
-    columns: tuple[str, ...]
-    compute: Callable[[Mapping[str, pd.DataFrame], str], dict[str, Any]]
-    display: tuple[tuple[str, Callable[[Mapping[str, Any]], str]], ...]
-    legend: str
 
 
 @dataclass

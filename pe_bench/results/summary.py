@@ -1,7 +1,7 @@
 """The cross-suite summary (``summary.csv``) and the report (``summary.md``).
 
 One row per encoding: the answer to "which encoding, at what cost?". Every suite declares
-its part (``pe_bench.suite.SummaryPart``: columns, how to compute them from the run's tables,
+its part (``SummaryPart``: columns, how to compute them from the run's tables,
 how to show them, a legend); this module lays the parts side by side and names no suite.
 The summary is built from the saved tables, restricted by the runner to the run's setting,
 so rows resumed from an earlier run count.
@@ -14,7 +14,8 @@ figures and raw tables.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,25 @@ from rich.table import Table
 
 from pe_bench.encodings import ENCODINGS
 from pe_bench.results.files import write_atomic
-from pe_bench.suite import SummaryPart
 
 EXACT = 1e-4  # a cache or a shift is called exact / invariant at or below this logit difference
 
 IDENTITY_COLUMNS = ("encoding", "family")
+
+
+@dataclass(frozen=True)
+class SummaryPart:
+    """What one suite adds to the cross-suite summary: one row per encoding.
+
+    ``compute(tables, encoding)`` reads this run's tables (by name) and returns a value for
+    each of ``columns`` (missing ones stay empty); ``display`` is (title, cell) pairs for the
+    terminal and Markdown tables; ``legend`` explains them in summary.md.
+    """
+
+    columns: tuple[str, ...]
+    compute: Callable[[Mapping[str, pd.DataFrame], str], dict[str, Any]]
+    display: tuple[tuple[str, Callable[[Mapping[str, Any]], str]], ...]
+    legend: str
 
 
 def _missing(value: object) -> bool:

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 
 from pe_bench.results.summary import display_rows, markdown_table, summarize
-from pe_bench.suite import SummaryPart
+from pe_bench.results.summary import SummaryPart
 from pe_bench.suites import SUITES
 
 TOY = SummaryPart(columns=("rows", "note"),

@@ -9,9 +9,8 @@ from typing import Any
 import pandas as pd
 from rich.table import Table
 
+from pe_bench.results.summary import SummaryPart, label, ratio
 from pe_bench.results.tables import supported_rows
-from pe_bench.suite import SummaryPart
-from pe_bench.results.summary import label, ratio
 
 
 def render(tables: dict[str, pd.DataFrame]) -> Table:

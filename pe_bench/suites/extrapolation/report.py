@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 from rich.console import Group
 from rich.table import Table
+
 from pe_bench.results.summary import SummaryPart, decimal, label
 from pe_bench.results.tables import is_true, supported_rows
-
 
 
 def render(tables: dict[str, pd.DataFrame]) -> Group:

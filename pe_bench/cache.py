@@ -100,8 +100,10 @@ class KVCache:
         self._oldest = self.sinks  # ring slot to overwrite next, once full
 
     @property
-    def stores_rotated_keys(self) -> bool:
-        """True when keys are cached after RoPE rotation (positions never change)."""
+    def stores_transformed_keys(self) -> bool:
+        """True when keys may be cached after the encoding's transform (RoPE's rotation): positions
+        never change under ``original``. An encoding can still ask for raw keys
+        (``caches_transformed_keys = False``)."""
         return self.position_rule == "original"
 
     @property

@@ -79,14 +79,14 @@ class Attention(nn.Module):
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=-1)
         q, k, v = (t.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
-        if inputs.rotation is not None:
-            q = inputs.rotation.queries(q)
-            if inputs.key_rotation is None:  # keys are transformed once, at their own position, then cached
-                k = inputs.rotation.keys(k)
+        if inputs.transform is not None:
+            q = inputs.transform.queries(q)
+            if inputs.key_transform is None:  # keys are transformed once, at their own position, then cached
+                k = inputs.transform.keys(k)
         if cache is not None:
             k, v = cache.update(layer, step, k, v)  # (B, H, S, D)
-        if inputs.key_rotation is not None:  # the cache holds raw keys: rotate them at this step's positions
-            k = inputs.key_rotation.keys(k)
+        if inputs.key_transform is not None:  # the cache holds raw keys: transform them at this step's positions
+            k = inputs.key_transform.keys(k)
         y = BACKENDS[self.backend](q, k, v, inputs)  # (B, H, T, D)
         return self.out(y.transpose(1, 2).reshape(B, T, C))
 
@@ -202,12 +202,15 @@ class Transformer(nn.Module):
         if pe is not None:
             x = x + pe  # (T, C) broadcast over the batch
 
-        raw_keys_cached = cache is not None and not cache.stores_rotated_keys
+        encoding = self.encoding
+        raw_keys_cached = cache is not None and not (cache.stores_transformed_keys and encoding.caches_transformed_keys)
+        # an encoding that never caches transformed keys may centre its transform on the newest query
+        reference = None if encoding.caches_transformed_keys else int(q_pos.max())
         inputs = AttentionInputs(
             q_pos=q_pos, k_pos=k_pos, kv_len=kv_len, causal=self.config.causal,
-            bias=self.encoding.attention_bias(dtype), allowed=attn_mask,
-            rotation=self.encoding.rotation(q_pos, dtype),
-            key_rotation=self.encoding.rotation(k_pos, dtype) if raw_keys_cached else None,
+            bias=encoding.attention_bias(dtype), allowed=attn_mask,
+            transform=encoding.qk_transform(q_pos, dtype, reference),
+            key_transform=encoding.qk_transform(k_pos, dtype, reference) if raw_keys_cached else None,
             compile_flex=self.config.compile_flex,
         )
         for layer, block in enumerate(self.blocks):

@@ -61,14 +61,14 @@ def test_chunked_prefill_equals_full_forward(name, tokens):
     assert (torch.cat(parts, 1) - full).abs().max() <= 1e-4
 
 
-def test_rope_cache_stores_rotated_keys_unless_positions_are_slots(tokens):
+def test_rope_cache_stores_transformed_keys_unless_positions_are_slots(tokens):
     model = build_model("rope", "tiny").eval()
     with torch.no_grad():
         original = model.new_cache(2, 24)
         model(tokens, cache=original)
         slot = model.new_cache(2, 24, position_rule="slot")
         model(tokens, cache=slot)
-    assert original.stores_rotated_keys and not slot.stores_rotated_keys
+    assert original.stores_transformed_keys and not slot.stores_transformed_keys
     assert not torch.allclose(original.k, slot.k)  # raw vs rotated keys
     assert torch.equal(original.v, slot.v)
 

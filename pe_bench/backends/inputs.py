@@ -24,8 +24,8 @@ class AttentionInputs:
     causal: bool  # query i sees keys up to slot kv_len - Tq + i
     bias: AttentionBias | None = None
     allowed: Tensor | None = None  # (Tq, kv_len) bool, True = may attend; replaces the causal rule
-    rotation: QKTransform | None = None  # applied to queries, and to new keys when the cache stores rotated keys
-    key_rotation: QKTransform | None = None  # applied to all S cached keys (caches that store raw keys)
+    transform: QKTransform | None = None  # applied to queries, and to new keys when the cache stores transformed keys
+    key_transform: QKTransform | None = None  # applied to all S cached keys (caches that store raw keys)
     compile_flex: bool = True
     _dense: dict[torch.dtype, Tensor | None] = field(default_factory=dict, repr=False)
     _memo: dict[object, object] = field(default_factory=dict, repr=False)

@@ -3,15 +3,21 @@
 An encoding works through exactly one of three hooks, chosen by its family; the other two
 return ``None`` and cost nothing:
 
-- ``embedding(positions)``: a (T, d_model) tensor added to the token embeddings
+- ``embedding(positions, dtype)``: a (T, d_model) tensor added to the token embeddings
   (sinusoidal, learned absolute);
-- ``rotation(positions)``: a ``QKTransform`` applied to queries and keys in every layer
-  (RoPE);
-- ``attention_bias()``: a bias on the attention logits, built once per forward and shared by
-  every layer (T5, ALiBi).
+- ``qk_transform(positions, dtype, reference)``: a ``QKTransform`` applied to queries and
+  keys in every layer; queries and keys may be transformed differently (RoPE rotates both
+  alike; xPos also scales them, queries up and keys down). ``caches_transformed_keys``
+  says whether a KV cache may hold keys already transformed, or must hold them raw and
+  transform all of them again at every step;
+- ``attention_bias(dtype)``: an ``AttentionBias`` on the logits, a function of the head and
+  of each query and key position (not only of their distance: FIRE normalizes by the
+  query's position), usable densely (eager, SDPA) and per entry (flex's ``score_mod``);
+  ``DistanceTableBias`` (t5.py) is the fast special case of a per-distance table.
 
-Each encoding also states what it claims (``shift_invariant``, ``exact_cache``); tests
-check every claim against the model instead of inferring it from the family.
+Each encoding states what it claims — ``shift_invariant`` (relative) or not (absolute),
+``max_len``, ``causal_only``, ``exact_cache`` — and ``pe-bench check`` (check.py) verifies
+every claim on a model; nothing trusts it.
 
 Every hook takes positions explicitly (a LongTensor of shape (T,), shared by the batch) and
 never assumes ``arange(T)``: that is what makes cached decoding, offsets, sliding windows and
@@ -29,6 +35,8 @@ from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
+
+from pe_bench.errors import InputError
 
 #: flex_attention's score_mod: (score, batch, head, q_idx, kv_idx) -> new score.
 ScoreMod = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
@@ -95,6 +103,11 @@ class PositionalEncoding(nn.Module):
     shift_invariant: ClassVar[bool]
     #: KV-cached decoding equals one full forward pass (False where the design makes it differ)
     exact_cache: ClassVar[bool] = True
+    #: keys may be cached after ``qk_transform`` (their transform depends on their own position
+    #: alone); False: the cache keeps raw keys and every step transforms all of them again
+    caches_transformed_keys: ClassVar[bool] = True
+    #: defined for causal attention only; building it with ``causal=False`` is an error
+    causal_only: ClassVar[bool] = False
     #: the registry name of the encoding this one modifies (RoPE's scaling variants), or None.
     #: ``--encodings all`` means every encoding that is not a variant.
     variant_of: ClassVar[str | None] = None
@@ -108,6 +121,8 @@ class PositionalEncoding(nn.Module):
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        if self.causal_only and not causal:
+            raise InputError(f"the {self.name} encoding is defined for causal attention only")
         self.d_model = d_model
         self.n_heads = n_heads
         self.head_dim = d_model // n_heads
@@ -117,8 +132,14 @@ class PositionalEncoding(nn.Module):
         """(T, d_model) vectors to add to the token embeddings at these positions, or None."""
         return None
 
-    def rotation(self, positions: Tensor, dtype: torch.dtype) -> QKTransform | None:
-        """The transform of queries and keys at these positions, or None."""
+    def qk_transform(self, positions: Tensor, dtype: torch.dtype, reference: int | None = None) -> QKTransform | None:
+        """The transform of queries and keys at these positions, or None.
+
+        ``reference`` is a position the transform may be centred on (the newest query's, the
+        same for the query and the key transform of one forward pass). The model passes it
+        only to an encoding that does not cache transformed keys; one that does must not
+        depend on it.
+        """
         return None
 
     def attention_bias(self, dtype: torch.dtype) -> AttentionBias | None:

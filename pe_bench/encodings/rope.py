@@ -101,7 +101,7 @@ class RoPE(PositionalEncoding):
         cos, sin = rope_cos_sin(positions, self.inv_freq, self.attention_scale)
         return torch.cat((cos, sin), dim=-1)  # (T, head_dim)
 
-    def rotation(self, positions: Tensor, dtype: torch.dtype) -> Rotation:
+    def qk_transform(self, positions: Tensor, dtype: torch.dtype, reference: int | None = None) -> Rotation:
         cos, sin = self._table.lookup(positions, dtype).chunk(2, dim=-1)  # (T, d/2) each
         return Rotation(cos, sin)
 

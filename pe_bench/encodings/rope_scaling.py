@@ -115,7 +115,7 @@ class RoPEDynamic(RoPENTK):
     shift_invariant = False
     exact_cache = False
 
-    def rotation(self, positions: Tensor, dtype: torch.dtype) -> Rotation:
+    def qk_transform(self, positions: Tensor, dtype: torch.dtype, reference: int | None = None) -> Rotation:
         length = int(positions.max()) + 1 if positions.numel() else 1
         inv_freq, _ = self.frequencies(max(1.0, length / self.train_len))
         cos, sin = rope_cos_sin(positions, inv_freq)

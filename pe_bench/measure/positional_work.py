@@ -61,12 +61,13 @@ def positional_work_seconds(model: Transformer, runtime: Runtime, *, batch_size:
         return timed(lambda: _backward_if(train, [x + enc.embedding(q_pos, dtype)]))
     if enc.family is Family.ROTARY:
         q, k, cached = leaf(q_len), leaf(q_len), leaf(n_slots)
+        reference = None if enc.caches_transformed_keys else kv_len - 1  # as the model passes it
 
         def rotate_all_layers() -> None:
-            rotation = enc.rotation(q_pos, dtype)
+            rotation = enc.qk_transform(q_pos, dtype, reference)
             outputs = [r for _ in range(cfg.n_layers) for r in (rotation.queries(q), rotation.keys(k))]
             if rotate_cached_keys:
-                key_rotation = enc.rotation(k_pos, dtype)
+                key_rotation = enc.qk_transform(k_pos, dtype, reference)
                 outputs += [key_rotation.keys(cached) for _ in range(cfg.n_layers)]
             _backward_if(train, outputs)
 

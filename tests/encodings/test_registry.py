@@ -32,7 +32,7 @@ def test_declares_family_description_claims_and_answers_only_its_hook(name):
     positions = torch.arange(5)
     hooks = {
         Family.EMBEDDING: enc.embedding(positions, torch.float32),
-        Family.ROTARY: enc.rotation(positions, torch.float32),
+        Family.ROTARY: enc.qk_transform(positions, torch.float32),
         Family.BIAS: enc.attention_bias(torch.float32),
     }
     for family, result in hooks.items():
@@ -79,8 +79,8 @@ def test_hooks_depend_on_positions_not_on_order_of_call(name):
         assert torch.equal(enc.embedding(part, torch.float32), enc.embedding(full, torch.float32)[rows])
     if enc.family is Family.ROTARY:
         x = torch.randn(1, 4, 10, 8)
-        assert torch.allclose(enc.rotation(part, torch.float32).queries(x[:, :, rows]),
-                              enc.rotation(full, torch.float32).queries(x)[:, :, rows], atol=1e-6)
+        assert torch.allclose(enc.qk_transform(part, torch.float32).queries(x[:, :, rows]),
+                              enc.qk_transform(full, torch.float32).queries(x)[:, :, rows], atol=1e-6)
     if enc.family is Family.BIAS:
         bias = enc.attention_bias(torch.float32)
         assert torch.equal(bias.materialize(part, full), bias.materialize(full, full)[:, rows])

@@ -49,7 +49,7 @@ def test_module_rotation_matches_function_including_uncached_positions():
     enc = RoPE(d_model=64, n_heads=4, max_len=128)
     x = torch.randn(1, 4, 3, 16)
     for positions in (torch.tensor([0, 5, 6]), torch.tensor([3, 100_000, 2 ** 20])):
-        rotation = enc.rotation(positions, torch.float32)
+        rotation = enc.qk_transform(positions, torch.float32)
         assert torch.allclose(rotation.queries(x), apply_rope(x, positions), atol=1e-6)
 
 

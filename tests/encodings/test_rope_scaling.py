@@ -19,9 +19,9 @@ def test_each_rope_variant_equals_plain_rope_at_scale_one_and_differs_above(vari
     positions = torch.arange(64)
     at_one = scaled_rope(variant, rope, train_len=16, scale=1.0)
     at_four = scaled_rope(variant, rope, train_len=16, scale=4.0)
-    plain = rope.rotation(positions, torch.float32)
-    for scaled, equal in ((at_one.rotation(positions[:16], torch.float32), True),
-                          (at_four.rotation(positions, torch.float32), False)):
+    plain = rope.qk_transform(positions, torch.float32)
+    for scaled, equal in ((at_one.qk_transform(positions[:16], torch.float32), True),
+                          (at_four.qk_transform(positions, torch.float32), False)):
         n = scaled.cos.shape[0]
         same = torch.allclose(scaled.cos, plain.cos[:n], atol=1e-6) and torch.allclose(scaled.sin, plain.sin[:n],
                                                                                        atol=1e-6)
@@ -50,11 +50,11 @@ def test_yarn_multiplies_queries_and_keys_by_its_temperature(scale):
     """YaRN scales q and k by sqrt(1/t) = 0.1 ln s + 1, so every cos/sin pair has that length,
     and the logits grow by its square (Peng et al. 2023)."""
     yarn = RoPEYaRN(d_model=32, n_heads=4, max_len=16, train_len=16, scale=scale)
-    rotation = yarn.rotation(torch.arange(40), torch.float64)
+    rotation = yarn.qk_transform(torch.arange(40), torch.float64)
     factor = 0.1 * math.log(scale) + 1.0
     assert torch.allclose(rotation.cos ** 2 + rotation.sin ** 2, torch.full_like(rotation.cos, factor ** 2))
     q, k = torch.randn(2, 1, 1, 1, 8, dtype=torch.float64).unbind(0)
-    at_zero = yarn.rotation(torch.tensor([0]), torch.float64)  # no rotation at position 0: the factor alone
+    at_zero = yarn.qk_transform(torch.tensor([0]), torch.float64)  # no rotation at position 0: the factor alone
     assert torch.allclose((at_zero.queries(q) * at_zero.keys(k)).sum(), factor ** 2 * (q * k).sum())
 
 
@@ -63,6 +63,6 @@ def test_position_interpolation_is_plain_rope_at_positions_divided_by_the_scale(
     model = build_model("rope", "tiny").eval()
     pi = scaled_rope("rope-pi", model.encoding, train_len=16, scale=4.0)
     positions = torch.tensor([0, 4, 8, 40])
-    scaled = pi.rotation(positions, torch.float64)
-    plain = model.encoding.rotation(positions // 4, torch.float64)
+    scaled = pi.qk_transform(positions, torch.float64)
+    plain = model.encoding.qk_transform(positions // 4, torch.float64)
     assert torch.allclose(scaled.cos, plain.cos) and torch.allclose(scaled.sin, plain.sin)

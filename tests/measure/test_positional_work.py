@@ -56,8 +56,8 @@ def slow_down(model) -> None:
         embedding = enc.embedding
         enc.embedding = lambda positions, dtype: (time.sleep(DELAY), embedding(positions, dtype))[1]
     elif enc.family is Family.ROTARY:
-        rotation = enc.rotation
-        enc.rotation = lambda positions, dtype: SlowTransform(rotation(positions, dtype))
+        rotation = enc.qk_transform
+        enc.qk_transform = lambda positions, dtype, reference=None: SlowTransform(rotation(positions, dtype, reference))
     elif enc.family is Family.BIAS:
         attention_bias = enc.attention_bias
         enc.attention_bias = lambda dtype: SlowBias(attention_bias(dtype))

@@ -125,7 +125,8 @@ def _decode_group(models: dict[str, Transformer], backend: str, context: int, se
         cached = statistics.median(timed) * 1e3
         with torch.no_grad():
             pe_s = positional_work_seconds(model, runtime, batch_size=settings.batch_size, q_len=1, kv_len=context,
-                                           n_slots=context, repeats=settings.repeats)
+                                           n_slots=context, repeats=settings.repeats,
+                                           rotate_cached_keys=not model.encoding.caches_transformed_keys)
         rows[name] = _row(
             name, backend, "full", "original", 0, 0, context, settings, runtime,
             cached_ms_per_token=cached, speedup=measured[name]["uncached_ms_per_token"] / cached,
@@ -155,7 +156,8 @@ def _policy_rows(name: str, model: Transformer, policy: str, rule: str, tokens: 
             seconds.append(step_s)
             diffs.append((logits.float() - reference[:, t: t + 1].float()).abs().max().item())
         pe_s = positional_work_seconds(model, runtime, batch_size=tokens.shape[0], q_len=1, kv_len=settings.window,
-                                       rotate_cached_keys=rule == "slot", repeats=settings.repeats)
+                                       rotate_cached_keys=rule == "slot" or not model.encoding.caches_transformed_keys,
+                                       repeats=settings.repeats)
     rows = []
     for context in sorted({c for c in settings.contexts if c <= n} | {n}):
         recent = seconds[max(0, context - prefill - settings.decode_steps): context - prefill]

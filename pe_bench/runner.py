@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 from rich.console import RenderableType
 
-from pe_bench.encodings import encoding_class
+from pe_bench.encodings import BUILT_IN, ORIGINS, resolve
 from pe_bench.errors import InputError
 from pe_bench.figures import FORMATS, NothingToPlot, PlotReport, draw_figures
 from pe_bench.figures.encodings import FIGURES as ENCODING_FIGURES
@@ -72,8 +72,7 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
     ``overrides`` maps suite option names (``seq_lens``, ``batch_size``, ...) to values; None
     means "the preset's value". An option that no chosen suite reads is an InputError.
     """
-    for name in encodings:
-        encoding_class(name)
+    encodings = tuple(resolve(name) for name in encodings)  # a plugin spec becomes its registered name
     for name in suites:
         if name not in SUITES:
             raise InputError(f"unknown suite '{name}'; valid: {', '.join(SUITES)}, or all")
@@ -115,6 +114,9 @@ def execute(run_plan: Plan, progress: Progress | None = None, command: list[str]
     progress = progress or Progress()
     out = run_plan.out
     records = {k: v for name, settings in run_plan.suites.items() for k, v in SUITES[name].record(settings).items()}
+    # a user's encoding: the file or module it came from and the sha256 of its source
+    records["encoding_sources"] = {name: ORIGINS[name].record() for name in run_plan.encodings
+                                   if ORIGINS[name] is not BUILT_IN}
     entry = manifest.new_entry(encodings=run_plan.encodings, suites=run_plan.suites, preset=run_plan.preset,
                                runtime_record=run_plan.runtime.record(), seed=run_plan.seed, resume=run_plan.resume,
                                command=command, **records)

@@ -23,7 +23,8 @@ from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure  # figures without pyplot: no display, and the user's backend is untouched
 from matplotlib.ticker import FuncFormatter, LogFormatter, NullLocator
 
-from pe_bench.encodings import ENCODINGS, Family
+from pe_bench.encodings import ENCODINGS, ORIGINS, Family
+from pe_bench.encodings.plugins import BUILT_IN
 from pe_bench.errors import PeBenchError
 from pe_bench.results.files import atomic_target
 
@@ -89,23 +90,26 @@ def _shade_amounts(n: int) -> list[float]:
 
 
 def _registered_styles() -> dict[str, tuple[str, LineStyle]]:
-    """name -> (colour, line style) for every registered encoding, derived from the registry.
+    """name -> (colour, line style) for every built-in encoding, derived from the registry.
 
-    Not cached: it is cheap next to drawing, and an encoding registered later still gets its colour.
+    A user's plugin is left out on purpose: it is registered only in the processes that load
+    it, so a palette slot would depend on the process; it gets a colour from its name instead.
+    Not cached: it is cheap next to drawing.
     """
     styles: dict[str, tuple[str, LineStyle]] = {}
     grey_free = True
     free = iter(PALETTE)
-    for name, cls in ENCODINGS.items():
+    built_in = {name: cls for name, cls in ENCODINGS.items() if ORIGINS.get(name) is BUILT_IN}
+    for name, cls in built_in.items():
         if cls.variant_of is not None:
             continue
         if cls.family is Family.NONE and grey_free:
             styles[name], grey_free = (GREY, "-"), False
         else:
             styles[name] = (next(free, None) or _hashed(name, PALETTE), "-")  # past the palette: colours repeat
-    parents = dict.fromkeys(cls.variant_of for cls in ENCODINGS.values() if cls.variant_of is not None)
+    parents = dict.fromkeys(cls.variant_of for cls in built_in.values() if cls.variant_of is not None)
     for parent in parents:
-        variants = [name for name, cls in ENCODINGS.items() if cls.variant_of == parent]
+        variants = [name for name, cls in built_in.items() if cls.variant_of == parent]
         base = styles[parent][0] if parent in styles else _hashed(parent, _unknown_palette(styles))
         for i, (name, amount) in enumerate(zip(variants, _shade_amounts(len(variants)))):
             styles[name] = (_shade(base, amount), VARIANT_LINESTYLES[i % len(VARIANT_LINESTYLES)])

@@ -13,6 +13,8 @@ import matplotlib.figure
 import matplotlib.image
 import pandas as pd
 import pytest
+
+from pe_bench.encodings.plugins import BUILT_IN
 from figure_tables import PNG_MAGIC, speed_rows, table, tables
 
 from pe_bench.encodings import ENCODINGS, Family, base_encodings
@@ -30,7 +32,9 @@ ENCODING_FIGURES = ("encoding_sinusoidal", "encoding_qk_decay", "encoding_t5_buc
 #: the colours the six built-in encodings had when they were typed into plots.py by hand
 BUILT_IN_COLOURS = {"sinusoidal": "#1f77b4", "learned": "#ff7f0e", "t5": "#2ca02c", "rope": "#d62728",
                     "alibi": "#9467bd", "nope": "#7f7f7f"}
-PLUGIN_NAMES = ("my-plugin-pe", "xpos", "kerple", "fire", "cope", "rope-2d", "sandwich", "old-row-encoding")
+TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+         "#17becf")
+PLUGIN_NAMES = ("my-plugin-pe", "kerple", "cope", "rope-2d", "sandwich", "old-row-encoding", "user-pe-7")
 
 
 def _same_hue(a: str, b: str) -> bool:
@@ -81,7 +85,7 @@ def test_an_unknown_name_has_the_same_colour_in_two_processes_and_none_of_the_bu
     registered = {colour(name) for name in ENCODINGS}
     assert not set(first) & registered
     assert len(set(first)) > 1  # spread over the palette, not one fallback colour
-    assert line_style("xpos") == {"color": colour("xpos"), "linestyle": "-", "label": "xpos"}
+    assert line_style("kerple") == {"color": colour("kerple"), "linestyle": "-", "label": "kerple"}
 
 
 def test_newly_registered_encodings_get_the_next_free_colours_without_an_edit(monkeypatch):
@@ -103,13 +107,16 @@ def test_newly_registered_encodings_get_the_next_free_colours_without_an_edit(mo
     registry = {**ENCODINGS, "new-pe": NewPE, "new-pe-long": NewPEVariant, "other-none": SecondBaseline,
                 "third-pe": ThirdPE}
     monkeypatch.setattr(common, "ENCODINGS", registry)
+    monkeypatch.setattr(common, "ORIGINS", {**common.ORIGINS, **dict.fromkeys(registry, BUILT_IN)})  # new built-ins
     assert {name: colour(name) for name in BUILT_IN_COLOURS} == BUILT_IN_COLOURS
-    # tab10 after the five taken: brown, pink, then olive, its grey skipped (the first baseline has it)
-    assert [colour("new-pe"), colour("other-none"), colour("third-pe")] == ["#8c564b", "#e377c2", "#bcbd22"]
+    taken = {colour(name) for name in ENCODINGS if ENCODINGS[name].variant_of is None}
+    # the next tab10 colours after those taken, tab10's grey skipped (the first baseline has it)
+    free = [c for c in TAB10 if c not in taken and c != "#7f7f7f"]
+    assert [colour("new-pe"), colour("other-none"), colour("third-pe")] == free[:3]
     assert SecondBaseline.family is Family.NONE
-    assert _same_hue(colour("new-pe-long"), "#8c564b") and colour("new-pe-long") != "#8c564b"
+    assert _same_hue(colour("new-pe-long"), free[0]) and colour("new-pe-long") != free[0]
     assert len({colour(name) for name in registry}) == len(registry)
-    assert not {"#8c564b", "#e377c2", "#bcbd22"} & {colour(n) for n in PLUGIN_NAMES}  # never a registered colour
+    assert not set(free[:3]) & {colour(n) for n in PLUGIN_NAMES}  # never a registered colour
     assert order(["zz", "new-pe-long", "aa", "new-pe", "nope"]) == ["nope", "new-pe", "new-pe-long", "aa", "zz"]
 
 
@@ -119,6 +126,7 @@ def test_the_baseline_is_grey_because_of_its_family_not_its_name(monkeypatch):
 
     registry = {name: cls for name, cls in ENCODINGS.items() if name != "nope"}
     monkeypatch.setattr(common, "ENCODINGS", {**registry, "baseline": Baseline})
+    monkeypatch.setattr(common, "ORIGINS", {**common.ORIGINS, "baseline": BUILT_IN})
     assert colour("baseline") == "#7f7f7f"
     assert colour("rope") == "#d62728"
 

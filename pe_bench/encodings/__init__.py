@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pe_bench.encodings.alibi import ALiBi
 from pe_bench.encodings.base import AttentionBias, Family, PositionalEncoding, QKTransform
+from pe_bench.encodings.fire import FIRE
 from pe_bench.encodings.learned import Learned
 from pe_bench.encodings.nope import NoPE
 from pe_bench.encodings.plugins import BUILT_IN, Origin, entry_point_specs, is_spec, load_entry_point, load_spec
@@ -23,7 +24,7 @@ from pe_bench.encodings.xpos import XPos
 from pe_bench.errors import InputError
 
 ENCODINGS: dict[str, type[PositionalEncoding]] = {
-    cls.name: cls for cls in (Sinusoidal, Learned, T5Bias, RoPE, ALiBi, NoPE, XPos, *ROPE_SCALING.values())
+    cls.name: cls for cls in (Sinusoidal, Learned, T5Bias, RoPE, ALiBi, NoPE, XPos, FIRE, *ROPE_SCALING.values())
 }
 ORIGINS: dict[str, Origin] = dict.fromkeys(ENCODINGS, BUILT_IN)
 

@@ -14,7 +14,7 @@ os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
 
 import inspect  # noqa: E402
 import sys  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated, Any  # noqa: E402
 
@@ -24,7 +24,10 @@ from rich.table import Table  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
 from pe_bench import __version__  # noqa: E402
-from pe_bench.encodings import ENCODINGS, base_encodings, build_encoding, encoding_class  # noqa: E402
+from pe_bench import command_options as options  # noqa: E402
+from pe_bench.check import check_encodings, check_report, registered_names  # noqa: E402
+from pe_bench.encodings import ENCODINGS, ORIGINS, build_encoding, encoding_class, load_entry_points  # noqa: E402
+from pe_bench.encodings import parse_encodings, resolve  # noqa: E402
 from pe_bench.errors import InputError  # noqa: E402
 from pe_bench.figures import FORMATS, NothingToPlot  # noqa: E402
 from pe_bench.model import PRESETS  # noqa: E402
@@ -32,8 +35,7 @@ from pe_bench.options import check_out_dir, parse_choices  # noqa: E402
 from pe_bench.progress import RichProgress  # noqa: E402
 from pe_bench.results.summary import summary_table  # noqa: E402
 from pe_bench.runner import execute, finish, plan, plot_results  # noqa: E402
-from pe_bench.runtime import DEVICES, DTYPES, make_runtime  # noqa: E402
-from pe_bench.suite import Option  # noqa: E402
+from pe_bench.runtime import make_runtime  # noqa: E402
 from pe_bench.suites import SUITES  # noqa: E402
 
 console = Console()
@@ -92,26 +94,12 @@ def _root(
     """Compare positional encodings on speed, KV-cache behaviour and length extrapolation."""
 
 
-def _completer(choices: Callable[[], Sequence[str]], is_list: bool) -> Callable[[str], list[str]]:
-    """Shell completion of a name, or of the last name of a comma-separated list."""
-    def complete(incomplete: str) -> list[str]:
-        done, _, last = incomplete.rpartition(",") if is_list else ("", "", incomplete)
-        prefix = f"{done}," if done else ""
-        return [prefix + c for c in choices() if c.startswith(last)]
-
-    return complete
-
-
-def _metavar(choices: Sequence[str], is_list: bool) -> str:
-    """[a|b|c] for one of several values, [a|b|c],... for a list of them."""
-    return f"[{'|'.join(choices)}]" + (",..." if is_list else "")
-
-
 @app.command("list")
 def list_encodings() -> None:
-    """List the positional encodings: name, family, maximum length, description."""
+    """List the positional encodings: name, family, maximum length, where it comes from, description."""
+    problems = load_entry_points()  # installed packages' encodings
     table = Table(title="positional encodings")
-    for column in ("name", "family", "max length", "params (quick)", "description"):
+    for column in ("name", "family", "max length", "params (quick)", "from", "description"):
         table.add_column(column)
     quick = PRESETS["quick"]
     for name, cls in ENCODINGS.items():
@@ -119,12 +107,14 @@ def list_encodings() -> None:
         n_params = sum(p.numel() for p in encoding.parameters())
         max_len = str(encoding.max_len) if encoding.max_len is not None else "unbounded"
         family = cls.family.value + (f", variant of {cls.variant_of}" if cls.variant_of else "")
-        table.add_row(name, family, max_len, f"{n_params:,}", cls.description)
+        table.add_row(name, family, max_len, f"{n_params:,}", ORIGINS[name].describe(), cls.description)
     console.print(table)
+    for problem in problems:
+        console.print(f"skipped: {problem}", markup=False, highlight=False)
 
 
 EncodingName = Annotated[str, typer.Argument(help="Encoding name, as `pe-bench list` prints it.",
-                                             autocompletion=_completer(lambda: list(ENCODINGS), False))]
+                                             autocompletion=options.completer(lambda: list(ENCODINGS), False))]
 
 
 @app.command("show")
@@ -136,64 +126,19 @@ def show(name: EncodingName) -> None:
     console.print(module_doc.strip(), markup=False, highlight=False)
 
 
-def _choice(*choices: str, help: str, **extra: Any) -> Any:
-    """A typer.Option taking one of ``choices``, which --help shows and the shell completes."""
-    return typer.Option(help=help, metavar=_metavar(choices, False),
-                        autocompletion=_completer(lambda: choices, False), **extra)
-
-
-#: the options every measuring command has besides the suites' own: (name, annotation, default)
-RUN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
-    ("suite", Annotated[str, typer.Option(
-        "--suite", help="Suites, comma-separated, or all.", metavar=_metavar((*SUITES, "all"), True),
-        autocompletion=_completer(lambda: list(SUITES), True))], "all"),
-    ("preset", Annotated[str, _choice(*PRESETS, help="Sizes and lengths (tiny: seconds; for smoke tests).")],
-     "quick"),
-    ("device", Annotated[str, _choice(*DEVICES, help="auto picks cuda, then mps, then cpu.")], "auto"),
-    ("dtype", Annotated[str, _choice(*DTYPES, help="Weights and activations.")], "float32"),
-    ("threads", Annotated[int | None, typer.Option(help="CPU threads torch may use (default: all cores).")], None),
-    ("seed", Annotated[int, typer.Option(help="Seed for weights and data.")], 0),
-    ("out", Annotated[Path, typer.Option(help="Folder for the result tables (created if missing).")],
-     Path("results")),
-    ("resume", Annotated[bool, typer.Option("--resume", help="Skip rows already saved in --out for the same "
-                                                             "settings.")], False),
-    ("plots", Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the figures into <out>/plots/ at the "
-                                                                      "end.")], True),
-)
-
-
-def _suite_options() -> dict[str, tuple[Option, list[str]]]:
-    """Every suite option once, with the suites that read it (``--backends``: speed and kvcache)."""
-    merged: dict[str, tuple[Option, list[str]]] = {}
-    for suite in SUITES.values():
-        for option in suite.options:
-            merged.setdefault(option.name, (option, []))[1].append(suite.name)
-    return merged
-
-
-def _suite_parameter(option: Option, suites: list[str]) -> inspect.Parameter:
-    """The typer parameter of a suite option: its help names the suites that read it."""
-    text = f"{', '.join(suites)}: {option.help}."
-    if option.is_flag:
-        annotation: Any = Annotated[bool, typer.Option(option.flag, help=text)]
-        default: Any = False
-    else:
-        extra: dict[str, Any] = {"metavar": "N,..."} if option.is_list else {}
-        if option.choices:
-            extra = dict(metavar=_metavar(option.choices, option.is_list),
-                         autocompletion=_completer(lambda: option.choices, option.is_list))
-        annotation = Annotated[option.type | None, typer.Option(option.flag, help=text, **extra)]
-        default = None
-    return inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-
-
-def _overrides(given: dict[str, Any]) -> dict[str, Any]:
-    """Suite options parsed from the command line; None where the preset decides."""
-    overrides = {}
-    for name, (option, _) in _suite_options().items():
-        value = given[name]
-        overrides[name] = option.parse(value, option.flag) if option.is_flag or value is not None else None
-    return overrides
+@app.command("check")
+def check(names: Annotated[list[str], typer.Argument(
+        metavar="ENCODING", help="Encodings, as `pe-bench list` names them.",
+        autocompletion=options.completer(lambda: list(ENCODINGS), False))]) -> None:
+    """Check that encodings keep the contract and every claim they make; exit 1 if any check fails."""
+    names = registered_names(names)  # an unknown name: InputError, before any output
+    with RichProgress(console, len(names), title="pe-bench check") as progress:
+        results = check_encodings(names, progress)
+    table, lines = check_report(results)
+    console.print(table)
+    console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+    if not all(r.passed for r in results):
+        raise typer.Exit(1)
 
 
 def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device: str, dtype: str,
@@ -224,15 +169,12 @@ def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device:
 def _measuring_command(name: str, doc: str, encodings: inspect.Parameter,
                        to_names: Callable[[str], tuple[str, ...]]) -> None:
     """Register ``run`` or ``compare``: the same options, declared once; only how encodings are named differs."""
-    parameters = [encodings]
-    parameters += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
-                   for n, a, d in RUN_OPTIONS]
-    parameters += [_suite_parameter(option, suites) for option, suites in _suite_options().values()]
+    parameters = [encodings, *options.parameters()]
 
     def command(**given: Any) -> None:
         names = to_names(given[encodings.name])
-        common = {n: given[n] for n, _, _ in RUN_OPTIONS}
-        _run_and_report(names, overrides=_overrides(given), **common)
+        common = {n: given[n] for n, _, _ in options.RUN_OPTIONS}
+        _run_and_report(names, overrides=options.overrides(given), **common)
 
     command.__name__ = name
     command.__doc__ = doc
@@ -242,30 +184,29 @@ def _measuring_command(name: str, doc: str, encodings: inspect.Parameter,
 
 
 def _one_encoding(name: str) -> tuple[str, ...]:
-    encoding_class(name)
-    return (name,)
+    return (resolve(name),)
 
 
 _measuring_command(
     "run", "Measure one encoding; NoPE is measured alongside where a ratio needs it.",
     inspect.Parameter("encoding", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[str, typer.Option(
         "--encoding", "-e", help="The encoding to measure (NoPE runs alongside).",
-        autocompletion=_completer(lambda: list(ENCODINGS), False))]),
+        autocompletion=options.completer(lambda: list(ENCODINGS), False))]),
     _one_encoding)
 _measuring_command(
     "compare", "Measure several encodings in one process, interleaved so machine drift hits them alike.",
     inspect.Parameter("encodings", inspect.Parameter.KEYWORD_ONLY, default="all", annotation=Annotated[str, typer.Option(
         help="Encodings, comma-separated, or all (every encoding that is not a variant).",
-        metavar="NAME,...|all", autocompletion=_completer(lambda: list(ENCODINGS), True))]),
-    lambda text: parse_choices(text, "--encodings", list(ENCODINGS), allow_all=True, all_means=base_encodings()))
+        metavar="NAME,...|all", autocompletion=options.completer(lambda: list(ENCODINGS), True))]),
+    parse_encodings)
 
 
 @app.command()
 def plot(
     results: Annotated[Path, typer.Option(help="Folder holding the result tables.")] = Path("results"),
     out: Annotated[Path | None, typer.Option(help="Folder for the figures (default: <results>/plots).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="Image format.", metavar=_metavar(FORMATS, False),
-                                     autocompletion=_completer(lambda: FORMATS, False))] = "png",
+    fmt: Annotated[str, typer.Option("--format", help="Image format.", metavar=options.metavar(FORMATS, False),
+                                     autocompletion=options.completer(lambda: FORMATS, False))] = "png",
 ) -> None:
     """Draw figures from saved result tables; never reruns a benchmark."""
     if out is not None:

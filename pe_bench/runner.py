@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 from rich.console import RenderableType
 
+from pe_bench.check import interface_problems
 from pe_bench.encodings import BUILT_IN, ORIGINS, resolve
 from pe_bench.errors import InputError
 from pe_bench.figures import FORMATS, NothingToPlot, PlotReport, draw_figures
@@ -73,6 +74,9 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
     means "the preset's value". An option that no chosen suite reads is an InputError.
     """
     encodings = tuple(resolve(name) for name in encodings)  # a plugin spec becomes its registered name
+    for name in encodings:  # a user's encoding must build and answer its hook in shape before any work
+        if ORIGINS[name] is not BUILT_IN and (problem := interface_problems(name)) is not None:
+            raise InputError(f"plugin {ORIGINS[name].source} does not keep the encoding contract: {problem}")
     for name in suites:
         if name not in SUITES:
             raise InputError(f"unknown suite '{name}'; valid: {', '.join(SUITES)}, or all")

@@ -25,11 +25,11 @@ def test_show_explains_an_encoding():
 
 
 def test_unknown_encoding_is_one_line_exit_2_with_valid_names():
-    result = runner.invoke(app, ["show", "xpos"])
+    result = runner.invoke(app, ["show", "no-such-encoding"])
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
-    assert "unknown encoding 'xpos'" in lines[0] and ", ".join(ENCODINGS) in lines[0]
+    assert "unknown encoding 'no-such-encoding'" in lines[0] and ", ".join(ENCODINGS) in lines[0]
     assert "Traceback" not in result.output
 
 

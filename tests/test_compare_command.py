@@ -107,7 +107,7 @@ def test_interrupt_keeps_finished_rows_and_says_so(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--encodings", "rope,xpos"], "unknown encoding 'xpos'"),
+    (["--encodings", "rope,no-such"], "unknown encoding 'no-such'"),
     (["--suite", "speed,latency"], "unknown suite 'latency'"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, args, message):

@@ -48,7 +48,7 @@ def test_second_run_replaces_rows_instead_of_duplicating(tmp_path: Path):
     (["--dtype", "float8"], "unknown dtype 'float8'"),
     (["--device", "cuda"], "--device cuda is not available"),
     (["--suite", "latency"], "unknown suite 'latency'"),
-    (["--encodings", "xpos"], "unknown encoding 'xpos'"),
+    (["--encodings", "no-such"], "unknown encoding 'no-such'"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, args, message):
     if "cuda" in args:

@@ -110,8 +110,8 @@ def test_newly_registered_encodings_get_the_next_free_colours_without_an_edit(mo
     monkeypatch.setattr(common, "ORIGINS", {**common.ORIGINS, **dict.fromkeys(registry, BUILT_IN)})  # new built-ins
     assert {name: colour(name) for name in BUILT_IN_COLOURS} == BUILT_IN_COLOURS
     taken = {colour(name) for name in ENCODINGS if ENCODINGS[name].variant_of is None}
-    # the next tab10 colours after those taken, tab10's grey skipped (the first baseline has it)
-    free = [c for c in TAB10 if c not in taken and c != "#7f7f7f"]
+    # the next palette colours after those the built-ins take (the first baseline has the grey)
+    free = [c for c in common.PALETTE if c not in taken]
     assert [colour("new-pe"), colour("other-none"), colour("third-pe")] == free[:3]
     assert SecondBaseline.family is Family.NONE
     assert _same_hue(colour("new-pe-long"), free[0]) and colour("new-pe-long") != free[0]

@@ -89,7 +89,7 @@ def test_rows_for_every_length_and_learned_unsupported_past_its_table(run):
     lm = tables["extrapolation"]
     lm = lm[(lm["task"] == "lm") & (lm["metric"] == "ppl") & lm["eval_mode"].isin(["nonoverlap", "sliding"])]
     base = lm[lm["variant"] == lm["encoding"]]
-    assert len(base) == 6 * 5 * 2  # encodings x lengths x modes
+    assert len(base) == len(BASE_ENCODINGS) * 5 * 2  # encodings x lengths x modes
     learned = base[base["encoding"] == "learned"]
     assert learned[learned["eval_len"] == 16]["supported"].all()
     past = learned[learned["eval_len"] > 16]
@@ -121,7 +121,7 @@ def test_loss_curves_are_recorded(run):
 
 def test_checkpoint_reuse_skips_training(run, corpus_dir, monkeypatch):
     _, out = run
-    assert len(list((out / "checkpoints").glob("*.pt"))) == 6
+    assert len(list((out / "checkpoints").glob("*.pt"))) == len(BASE_ENCODINGS)
 
     def no_training(*args, **kwargs):
         raise AssertionError("a checkpoint existed: training should have been skipped")

@@ -41,13 +41,16 @@ def test_cached_decoding_equals_full_forward_for_every_encoding_and_backend(tabl
 
 
 def test_policy_rows_compare_every_decoded_token_not_only_the_prefill(tables):
-    """Slot positions renumber the cache once it evicts, which moves an encoding that is not
-    shift-invariant away from the original-position reference: visible only in the tokens
-    decoded after the window filled, never in the prefill."""
+    """Slot positions renumber the cache once it evicts, which moves an encoding whose logits
+    change when every position moves by one (the shift table of the same run says which) away
+    from the original-position reference: visible only in the tokens decoded after the window
+    filled, never in the prefill."""
+    shift = tables["shift"]
+    moved = shift[(shift["offset"] == shift["offset"].min()) & (shift["max_abs_logit_diff"] > 1e-3)]
     rows = tables["kvcache"]
     slot = rows[rows["policy"].isin(["window", "sinks"]) & (rows["positions"] == "slot") & rows["supported"]]
-    absolute = slot[slot["encoding"].isin(ABSOLUTE)]
-    assert len(absolute) and (absolute["max_abs_logit_diff"] > 1e-3).all()
+    sensitive = slot[slot["encoding"].isin(set(moved["encoding"]))]
+    assert len(sensitive) and (sensitive["max_abs_logit_diff"] > 1e-3).all()
 
 
 def test_learned_past_its_table_is_unsupported_not_a_crash(tables):
@@ -87,7 +90,10 @@ def test_shift_invariance_holds_for_relative_encodings_and_breaks_for_absolute_o
     relative = shift[shift["encoding"].isin(RELATIVE)]
     assert (relative["max_abs_logit_diff"] <= 1e-4).all()
     absolute = shift[shift["encoding"].isin(ABSOLUTE) & shift["supported"]]
-    assert len(absolute) and (absolute["max_abs_logit_diff"] > 1e-2).all()
+    largest = absolute.groupby("encoding")["max_abs_logit_diff"].max()
+    # every absolute encoding moves more, at some offset, than any relative one does at all
+    # (an untrained model's FIRE moves little: its bias is small until trained)
+    assert set(largest.index) == set(ABSOLUTE) and (largest > relative["max_abs_logit_diff"].max()).all()
     learned = shift[(shift["encoding"] == "learned") & (shift["offset"] == 1000)]
     assert not learned["supported"].any()
 

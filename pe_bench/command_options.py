@@ -1,0 +1,101 @@
+"""The options of ``run`` and ``compare``, declared once: the common ones and every suite's own.
+
+Each suite declares its options as data (``pe_bench.suite.Option``); this module turns them
+into Typer parameters with their help, their choices (shown in --help) and shell completion,
+so the CLI names no suite and a new suite's options appear without an edit here.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pe_bench.model import PRESETS
+from pe_bench.runtime import DEVICES, DTYPES
+from pe_bench.suite import Option
+from pe_bench.suites import SUITES
+
+
+def completer(choices: Callable[[], Sequence[str]], is_list: bool) -> Callable[[str], list[str]]:
+    """Shell completion of a name, or of the last name of a comma-separated list."""
+    def complete(incomplete: str) -> list[str]:
+        done, _, last = incomplete.rpartition(",") if is_list else ("", "", incomplete)
+        prefix = f"{done}," if done else ""
+        return [prefix + c for c in choices() if c.startswith(last)]
+
+    return complete
+
+
+def metavar(choices: Sequence[str], is_list: bool) -> str:
+    """[a|b|c] for one of several values, [a|b|c],... for a list of them."""
+    return f"[{'|'.join(choices)}]" + (",..." if is_list else "")
+
+
+def choice(*choices: str, help: str, **extra: Any) -> Any:
+    """A typer.Option taking one of ``choices``, which --help shows and the shell completes."""
+    return typer.Option(help=help, metavar=metavar(choices, False),
+                        autocompletion=completer(lambda: choices, False), **extra)
+
+
+#: the options every measuring command has besides the suites' own: (name, annotation, default)
+RUN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("suite", Annotated[str, typer.Option(
+        "--suite", help="Suites, comma-separated, or all.", metavar=metavar((*SUITES, "all"), True),
+        autocompletion=completer(lambda: list(SUITES), True))], "all"),
+    ("preset", Annotated[str, choice(*PRESETS, help="Sizes and lengths (tiny: seconds; for smoke tests).")],
+     "quick"),
+    ("device", Annotated[str, choice(*DEVICES, help="auto picks cuda, then mps, then cpu.")], "auto"),
+    ("dtype", Annotated[str, choice(*DTYPES, help="Weights and activations.")], "float32"),
+    ("threads", Annotated[int | None, typer.Option(help="CPU threads torch may use (default: all cores).")], None),
+    ("seed", Annotated[int, typer.Option(help="Seed for weights and data.")], 0),
+    ("out", Annotated[Path, typer.Option(help="Folder for the result tables (created if missing).")],
+     Path("results")),
+    ("resume", Annotated[bool, typer.Option("--resume", help="Skip rows already saved in --out for the same "
+                                                             "settings.")], False),
+    ("plots", Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the figures into <out>/plots/ at the "
+                                                                      "end.")], True),
+)
+
+
+def suite_options() -> dict[str, tuple[Option, list[str]]]:
+    """Every suite option once, with the suites that read it (``--backends``: speed and kvcache)."""
+    merged: dict[str, tuple[Option, list[str]]] = {}
+    for suite in SUITES.values():
+        for option in suite.options:
+            merged.setdefault(option.name, (option, []))[1].append(suite.name)
+    return merged
+
+
+def suite_parameter(option: Option, suites: list[str]) -> inspect.Parameter:
+    """The typer parameter of a suite option: its help names the suites that read it."""
+    text = f"{', '.join(suites)}: {option.help}."
+    if option.is_flag:
+        annotation: Any = Annotated[bool, typer.Option(option.flag, help=text)]
+        default: Any = False
+    else:
+        extra: dict[str, Any] = {"metavar": "N,..."} if option.is_list else {}
+        if option.choices:
+            extra = dict(metavar=metavar(option.choices, option.is_list),
+                         autocompletion=completer(lambda: option.choices, option.is_list))
+        annotation = Annotated[option.type | None, typer.Option(option.flag, help=text, **extra)]
+        default = None
+    return inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+def overrides(given: dict[str, Any]) -> dict[str, Any]:
+    """Suite options parsed from the command line's values; None where the preset decides."""
+    parsed = {}
+    for name, (option, _) in suite_options().items():
+        value = given[name]
+        parsed[name] = option.parse(value, option.flag) if option.is_flag or value is not None else None
+    return parsed
+
+
+def parameters() -> list[inspect.Parameter]:
+    """The keyword parameters every measuring command has: the run options, then each suite's."""
+    common = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a) for n, a, d in RUN_OPTIONS]
+    return common + [suite_parameter(option, suites) for option, suites in suite_options().values()]

@@ -53,6 +53,19 @@ def _seed() -> None:
 
 
 @pytest.fixture
+def plugin_registry():
+    """The encoding registry, restored in place after the test: plugins it registers are forgotten
+    (in place, because other modules hold the same dicts)."""
+    import pe_bench.encodings as encodings
+
+    saved = dict(encodings.ENCODINGS), dict(encodings.ORIGINS)
+    yield encodings
+    for registry, before in zip((encodings.ENCODINGS, encodings.ORIGINS), saved):
+        registry.clear()
+        registry.update(before)
+
+
+@pytest.fixture
 def tokens() -> torch.Tensor:
     """A batch of 2 random byte sequences of length 24."""
     return torch.randint(0, 256, (2, 24), generator=torch.Generator().manual_seed(1))

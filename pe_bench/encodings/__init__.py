@@ -31,7 +31,7 @@ ORIGINS: dict[str, Origin] = dict.fromkeys(ENCODINGS, BUILT_IN)
 
 def base_encodings() -> tuple[str, ...]:
     """The built-in encodings that are not a variant of another: what ``all`` means."""
-    return tuple(name for name, cls in ENCODINGS.items() if cls.variant_of is None and ORIGINS[name] is BUILT_IN)
+    return tuple(name for name, cls in ENCODINGS.items() if cls.variant_of is None and ORIGINS.get(name) is BUILT_IN)
 
 
 def register(cls: type[PositionalEncoding], origin: Origin) -> str:

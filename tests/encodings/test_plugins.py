@@ -5,7 +5,7 @@ import textwrap
 import pytest
 import torch
 
-from pe_bench.encodings import ENCODINGS, ORIGINS, encoding_class, parse_encodings, resolve
+from pe_bench.encodings import encoding_class, parse_encodings, resolve
 from pe_bench.errors import InputError
 from pe_bench.model import build_model
 
@@ -28,13 +28,9 @@ class Shifted(PositionalEncoding):
 
 
 @pytest.fixture
-def registry(monkeypatch):
+def registry(plugin_registry):
     """Plugins registered by a test are forgotten after it."""
-    monkeypatch.setattr("pe_bench.encodings.ENCODINGS", ENCODINGS.copy())
-    monkeypatch.setattr("pe_bench.encodings.ORIGINS", ORIGINS.copy())
-    import pe_bench.encodings as encodings
-
-    return encodings
+    return plugin_registry
 
 
 def write(folder, source: str, name: str = "plug.py"):

@@ -4,13 +4,20 @@ A checkpoint's file name carries the hash of its identity (encoding, model confi
 config, corpus checksum, format version), so a later run with the same identity finds it
 and skips training, and a changed setting never picks up a stale model. Files are written
 to a temporary name and renamed, so an interrupted run leaves no half-written checkpoint.
+
+Before any training, ``check_folder`` says whether ``<out>/checkpoints`` can hold them, and
+``load`` refuses, without hanging or a traceback, a checkpoint that cannot be read: one
+that is corrupt, unreadable, a folder, a FIFO or anything else that is not a regular file.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import pickle
+import stat
 import zipfile
 from dataclasses import asdict
 from pathlib import Path
@@ -18,6 +25,7 @@ from typing import Any
 
 import torch
 
+from pe_bench import paths
 from pe_bench.errors import InputError
 from pe_bench.model import ModelConfig, Transformer
 from pe_bench.results.files import atomic_target
@@ -31,11 +39,13 @@ def identity(encoding: str, model_config: ModelConfig, train_config: TrainConfig
              runtime: Runtime) -> dict:
     """Everything that determines a trained model, as plain JSON-able values.
 
-    The dtype and the device type are part of it: a bfloat16 model is not a float32 one, and
-    GPU kernels do not round like CPU ones.
+    The dtype, the device type and the thread count are part of it: a bfloat16 model is not a
+    float32 one, GPU kernels do not round like CPU ones, and the order of a reduction (which
+    the thread count sets) moves the last digits of a trained model.
     """
     return {"format": FORMAT, "encoding": encoding, "model": asdict(model_config), "train": asdict(train_config),
-            "corpus": corpus_checksum, "dtype": runtime.dtype_name, "device": runtime.device.type}
+            "corpus": corpus_checksum, "dtype": runtime.dtype_name, "device": runtime.device.type,
+            "threads": runtime.threads}
 
 
 def key_of(ident: dict) -> str:
@@ -53,15 +63,89 @@ def save(path: Path, ident: dict, model: Transformer, result: TrainResult) -> No
     payload = {"identity": ident, "key": key_of(ident), "state_dict": model.state_dict(),
                "curve": result.curve, "tokens_per_s": result.tokens_per_s, "seconds": result.seconds}
     with atomic_target(path) as tmp:
-        torch.save(payload, tmp)
+        with open(tmp, "wb") as f:  # a file object: a full disk is an OSError, not torch's RuntimeError
+            torch.save(payload, f)
+
+
+def _what(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file"
+
+
+def check_folder(folder: Path) -> None:
+    """Before any training: ``folder`` (``<out>/checkpoints``) is a folder pe-bench can write, or does not exist yet.
+
+    InputError if it is a file (or anything else but a folder), a symbolic link loop, or a
+    folder that cannot be written; also if a ``*.pt`` entry in it is a folder, which no
+    checkpoint can replace (even with --retrain). Nothing is created or changed.
+    """
+    try:
+        mode = os.stat(folder).st_mode
+    except FileNotFoundError:
+        return  # made when the first checkpoint is saved
+    except OSError as e:
+        if e.errno == errno.ENOTDIR:
+            raise InputError(f"{folder} cannot be made: a part of its path is a file; give another --out") from None
+        raise InputError(f"the checkpoint folder {folder} {paths.problem(e)}; fix it or give another --out") from None
+    if not stat.S_ISDIR(mode):
+        raise InputError(f"{folder} is {_what(mode)}, not a folder (pe-bench keeps its checkpoints there); move it "
+                         f"away or give another --out")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"the checkpoint folder {folder} cannot be written (permission denied); fix its "
+                         f"permissions or give another --out")
+    try:
+        entries = list(os.scandir(folder))
+    except OSError as e:
+        raise InputError(f"the checkpoint folder {folder} {paths.problem(e)}; fix it or give another --out") from None
+    for entry in entries:
+        if entry.name.endswith(".pt") and entry.is_dir(follow_symlinks=False):
+            raise InputError(f"checkpoint {folder / entry.name} is a folder, not a checkpoint file; delete it or "
+                             f"move it away (a checkpoint cannot replace a folder)")
+
+
+def _open(path: Path):
+    """``path`` opened for reading if it is a regular file; InputError otherwise.
+
+    What is not a regular file is refused from its ``stat``, unopened; the open does not
+    block either (a FIFO put in its place meanwhile), and the open file is checked again.
+    """
+    def refuse(mode: int) -> InputError:
+        if stat.S_ISDIR(mode):
+            return InputError(f"checkpoint {path} is a folder, not a checkpoint file; delete it or move it away (a "
+                              f"checkpoint cannot replace a folder)")
+        return InputError(f"checkpoint {path} is {_what(mode)}, not a regular file; delete it or rerun with --retrain")
+
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise refuse(mode)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise InputError(f"checkpoint {path} {paths.problem(e)}; delete it or rerun with --retrain") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise refuse(mode)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def load(path: Path, ident: dict, model: Transformer) -> TrainResult:
-    """Load weights into ``model``; a corrupt file or one made for another config is an InputError."""
-    try:
-        payload: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
-        raise InputError(f"checkpoint {path} is corrupt ({type(e).__name__}); delete it or rerun with --retrain") from None
+    """Load weights into ``model``; a corrupt file or one made for another config is an InputError.
+
+    So is one that cannot be read, a folder, a FIFO or anything but a regular file.
+    """
+    with _open(path) as f:  # InputError (a ValueError) for what cannot be read: not "corrupt"
+        payload = _load_payload(path, f)
     if not isinstance(payload, dict) or payload.get("key") != key_of(ident) or payload.get("identity") != json.loads(
             json.dumps(ident, default=str)):
         raise InputError(f"checkpoint {path} was made for another configuration; delete it or rerun with --retrain")
@@ -71,3 +155,13 @@ def load(path: Path, ident: dict, model: Transformer) -> TrainResult:
         raise InputError(f"checkpoint {path} does not fit the model ({type(e).__name__}); rerun with --retrain") from None
     model.eval()
     return TrainResult(payload["curve"], payload["tokens_per_s"], payload["seconds"])
+
+
+def _load_payload(path: Path, f: Any) -> Any:
+    """What ``torch.load`` finds in the open file ``f``; InputError if it is not a checkpoint or cannot be read."""
+    try:
+        return torch.load(f, map_location="cpu", weights_only=True)
+    except OSError as e:
+        raise InputError(f"checkpoint {path} {paths.problem(e)}; delete it or rerun with --retrain") from None
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
+        raise InputError(f"checkpoint {path} is corrupt ({type(e).__name__}); delete it or rerun with --retrain") from None

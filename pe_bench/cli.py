@@ -28,8 +28,9 @@ from pe_bench import command_options as options  # noqa: E402
 from pe_bench.check import check_encodings, check_report, registered_names  # noqa: E402
 from pe_bench.encodings import ENCODINGS, ORIGINS, build_encoding, encoding_class, load_entry_points  # noqa: E402
 from pe_bench.encodings import parse_encodings, resolve  # noqa: E402
-from pe_bench.errors import InputError  # noqa: E402
+from pe_bench.errors import InputError, OutputError  # noqa: E402
 from pe_bench.figures import FORMATS, NothingToPlot  # noqa: E402
+from pe_bench.interrupts import exit_code, terminations_as_interrupts  # noqa: E402
 from pe_bench.model import PRESETS  # noqa: E402
 from pe_bench.options import check_out_dir, parse_choices  # noqa: E402
 from pe_bench.progress import RichProgress  # noqa: E402
@@ -57,15 +58,15 @@ class OneLineErrors(TyperGroup):
         try:
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)
-        except InputError as e:
+        except (InputError, OutputError) as e:
             _fail(str(e))
         except typer.TyperException as e:  # Typer's usage errors: unknown option, bad int, ...
             message = " ".join((e.format_message() if hasattr(e, "format_message") else str(e)).split())
             if not message:  # `pe-bench` alone: the help was printed, nothing went wrong
                 sys.exit(0)
             _fail(message, getattr(e, "exit_code", 2))
-        except (typer.Abort, KeyboardInterrupt):
-            _fail("interrupted", 130)
+        except (typer.Abort, KeyboardInterrupt) as e:  # SIGTERM and SIGHUP too, in run and compare
+            _fail("interrupted", exit_code(e))
         if standalone_mode:
             sys.exit(rv if isinstance(rv, int) else 0)
         return rv
@@ -145,25 +146,33 @@ def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device:
                     threads: int | None, seed: int, out: Path, overrides: dict[str, Any], resume: bool,
                     plots: bool) -> None:
     """Validate everything, run with progress bars, print each suite's table and the summary."""
-    suites = parse_choices(suite, "--suite", list(SUITES), allow_all=True)
-    runtime = make_runtime(device, dtype, threads)
-    run_plan = plan(encodings, suites, preset, runtime, out, seed=seed, overrides=overrides, resume=resume)
-    console.print(f"pe-bench {__version__}: {', '.join(suites)} for {', '.join(encodings)} "
-                  f"on {runtime.device_name}, {runtime.dtype_name}, {runtime.threads} threads -> {out}/")
-    try:
-        with RichProgress(console, len(run_plan.suites)) as progress:
-            execute(run_plan, progress, command=INVOCATION)
-    except KeyboardInterrupt:
-        _fail(f"interrupted; the rows finished before it are saved in {out}/ "
-              "(run the same command with --resume to go on)", 130)
-    done = finish(run_plan, draw_plots=plots, command=INVOCATION)
-    for table in done.suite_tables:
-        console.print(table)
-    console.print(summary_table(done.summary, [s.summary for s in SUITES.values()]))
-    for name, reason in done.skipped_figures:
-        console.print(f"skipped figure {name}: {reason}")
-    console.print(f"wrote {out}/summary.md, summary.csv, manifest.json, the tables"
-                  + (f" and {len(done.figures)} figures in {out}/plots/" if done.figures else ""))
+    # SIGTERM and SIGHUP end a run as Ctrl-C does (rows kept, temporaries removed, manifest
+    # "interrupted", exit 143 / 129 / 130); after the first, all three are ignored until exit
+    with terminations_as_interrupts():
+        suites = parse_choices(suite, "--suite", list(SUITES), allow_all=True)
+        runtime = make_runtime(device, dtype, threads)
+        run_plan = plan(encodings, suites, preset, runtime, out, seed=seed, overrides=overrides, resume=resume)
+        console.print(f"pe-bench {__version__}: {', '.join(suites)} for {', '.join(run_plan.encodings)} "
+                      f"on {runtime.device_name}, {runtime.dtype_name}, {runtime.threads} threads -> {out}/")
+        for notice in run_plan.notices:
+            console.print(notice, markup=False, highlight=False)
+        shown = len(run_plan.notices)
+        try:
+            with RichProgress(console, len(run_plan.suites)) as progress:
+                execute(run_plan, progress, command=INVOCATION, on_wait=progress.note)
+        except KeyboardInterrupt as e:
+            _fail(f"interrupted; the rows finished before it are saved in {out}/ "
+                  "(run the same command with --resume to go on)", exit_code(e))
+        done = finish(run_plan, draw_plots=plots, command=INVOCATION, on_wait=console.print)
+        for notice in run_plan.notices[shown:]:  # a manifest that went corrupt while the run wrote
+            console.print(notice, markup=False, highlight=False)
+        for table in done.suite_tables:
+            console.print(table)
+        console.print(summary_table(done.summary, [s.summary for s in SUITES.values()]))
+        for name, reason in done.skipped_figures:
+            console.print(f"skipped figure {name}: {reason}")
+        console.print(f"wrote {out}/summary.md, summary.csv, manifest.json, the tables"
+                      + (f" and {len(done.figures)} figures in {out}/plots/" if done.figures else ""))
 
 
 def _measuring_command(name: str, doc: str, encodings: inspect.Parameter,

@@ -64,6 +64,20 @@ def preset(name: str, **overrides: object) -> ModelConfig:
     return replace(PRESETS[name], **overrides)
 
 
+def estimate_bytes(config: ModelConfig, batch: int, length: int, *, train: bool = False) -> int:
+    """A rough upper estimate of the memory one forward pass (and backward, ``train``) needs.
+
+    The (B, H, T, T) scores are counted as if materialized (eager, or SDPA with a dense bias)
+    three times over — scores, probabilities, mask — and, in training, kept for every layer;
+    activations about 20 values of width d_model per token and layer; logits three times
+    (B, T, vocab). It exists to refuse an absurd length before any work, not to predict a peak.
+    """
+    B, T, L = batch, length, config.n_layers
+    scores = B * config.n_heads * T * T * 4 * (3 + (2 * L if train else 0))
+    activations = B * T * config.d_model * 4 * 20 * L * (2 if train else 1)
+    return scores + activations + 3 * B * T * config.vocab_size * 4
+
+
 class Attention(nn.Module):
     """Multi-head self-attention; positions arrive through ``AttentionInputs``."""
 

@@ -13,7 +13,7 @@ from pe_bench.errors import InputError
 
 
 def parse_int_list(text: str, option: str, minimum: int = 1) -> tuple[int, ...]:
-    """'128,256' -> (128, 256); every item an integer >= ``minimum``."""
+    """'128,256' -> (128, 256); every item an integer >= ``minimum``, none twice ('16,016' lists 16 twice)."""
     items = [item.strip() for item in text.split(",")]
     if not text.strip() or any(not item for item in items):
         raise InputError(f"{option} must be a comma-separated list of integers, got '{text}'")
@@ -25,6 +25,8 @@ def parse_int_list(text: str, option: str, minimum: int = 1) -> tuple[int, ...]:
             raise InputError(f"{option} must be integers >= {minimum}, got '{item}'") from None
         if value < minimum:
             raise InputError(f"{option} must be integers >= {minimum}, got {value}")
+        if value in values:
+            raise InputError(f"{option} lists {value} twice; give each value once")
         values.append(value)
     return tuple(values)
 
@@ -33,6 +35,17 @@ def check_int(value: int, option: str, minimum: int = 1) -> int:
     """``value`` if it is at least ``minimum``; otherwise an InputError naming ``option``."""
     if value < minimum:
         raise InputError(f"{option} must be >= {minimum}, got {value}")
+    return value
+
+
+#: seeds are 0 <= seed < MAX_SEED: torch takes 64-bit seeds, and pe-bench adds lengths to them
+MAX_SEED = 2 ** 63
+
+
+def check_seed(value: int, flag: str = "--seed") -> int:
+    """``value`` if it is a seed torch can take, 0 <= seed < 2**63; otherwise an InputError naming ``flag``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_SEED:
+        raise InputError(f"{flag} must be an integer from 0 to {MAX_SEED - 1}, got {value}")
     return value
 
 
@@ -47,6 +60,9 @@ def parse_choices(text: str, option: str, valid: Sequence[str], allow_all: bool 
         return tuple(valid if all_means is None else all_means)
     if not items:
         raise InputError(f"{option} is empty; valid: {', '.join(valid)}")
+    if allow_all and "all" in items and "all" not in valid:
+        raise InputError(f"{option} takes all alone or a list of names, not all among others; valid: "
+                         f"{', '.join(valid)}, or all")
     for item in items:
         if item not in valid:
             extra = ", or all" if allow_all else ""

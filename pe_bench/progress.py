@@ -29,6 +29,9 @@ class Progress:
     def task(self, description: str, total: int) -> Iterator[Advance]:
         yield lambda n=1, **fields: None
 
+    def note(self, message: str) -> None:
+        """A line for the user while work goes on (e.g. waiting for another run's lock)."""
+
 
 class RichProgress(Progress):
     """An overall bar over ``stages`` and, beneath it, a bar per running task."""
@@ -47,6 +50,9 @@ class RichProgress(Progress):
 
     def __exit__(self, *exc: object) -> None:
         self._bars.stop()
+
+    def note(self, message: str) -> None:
+        self._bars.console.print(message, markup=False, highlight=False)
 
     @contextmanager
     def stage(self, description: str) -> Iterator[None]:

@@ -17,8 +17,10 @@ Every step loops over the suite registry; no suite is named here.
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,12 +34,14 @@ from pe_bench.errors import InputError
 from pe_bench.figures import FORMATS, NothingToPlot, PlotReport, draw_figures
 from pe_bench.figures.encodings import FIGURES as ENCODING_FIGURES
 from pe_bench.figures.common import FigureSpec
-from pe_bench.options import check_out_dir
+from pe_bench.options import check_seed
 from pe_bench.progress import Progress
 from pe_bench.results import manifest
+from pe_bench.results.files import remove_stale_temporaries
+from pe_bench.results.folder import check_writable_folder, claim, is_owned, locked
 from pe_bench.results.summary import write_report
 from pe_bench.results.tables import key_text, read_table, upsert
-from pe_bench.runtime import Runtime
+from pe_bench.runtime import Runtime, available_memory
 from pe_bench.suite import Existing, RunContext, with_nope
 from pe_bench.suites import SUITES, all_schemas
 
@@ -54,6 +58,7 @@ class Plan:
     seed: int | None = None
     resume: bool = False
     new_rows: dict[str, pd.DataFrame] = field(default_factory=dict)  # filled by execute()
+    notices: list[str] = field(default_factory=list)  # what the user should read (a manifest moved aside)
 
 
 @dataclass
@@ -73,6 +78,8 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
     ``overrides`` maps suite option names (``seq_lens``, ``batch_size``, ...) to values; None
     means "the preset's value". An option that no chosen suite reads is an InputError.
     """
+    if seed is not None:
+        check_seed(seed)
     encodings = tuple(resolve(name) for name in encodings)  # a plugin spec becomes its registered name
     for name in encodings:  # a user's encoding must build and answer its hook in shape before any work
         if ORIGINS[name] is not BUILT_IN and (problem := interface_problems(name)) is not None:
@@ -94,13 +101,24 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
                                    **{k: v for k, v in overrides.items() if k in suite.option_names()})
         for suite in chosen
     }
-    check_out_dir(out)
-    for suite in chosen:  # an existing table we would merge into must be valid before we start
-        for schema in suite.tables:
-            if (out / schema.filename).exists():
-                read_table(out / schema.filename, schema)
+    check_writable_folder(out)
+    load_tables(out)  # every table a run reads or rewrites (the summary reads them all) must be valid
+    if (out / "plots").exists() and not (out / "plots").is_dir():
+        raise InputError(f"{out / 'plots'} is a file; pe-bench draws its figures into that folder")
+    for suite in chosen:
         suite.check(encodings, settings[suite.name], out, runtime)
-    return Plan(encodings, settings, runtime, out, preset, seed, resume)
+    check_memory([suite.memory(settings[suite.name]) for suite in chosen], runtime)
+    notice = manifest.check(out) if out.is_dir() else None  # last: it moves a corrupt manifest aside
+    return Plan(encodings, settings, runtime, out, preset, seed, resume, notices=[notice] if notice else [])
+
+
+def check_memory(needs: list[tuple[int, str]], runtime: Runtime) -> None:
+    """Refuse a run whose largest shape would need more memory than the device has free."""
+    available = available_memory(runtime)
+    need, shape = max(needs, default=(0, ""))
+    if available is not None and need > available:
+        raise InputError(f"{shape} needs about {need / 2**30:,.1f} GiB, and {runtime.device_name} has "
+                         f"{available / 2**30:,.1f} GiB available; use shorter lengths or a smaller batch")
 
 
 def load_tables(out: Path) -> dict[str, pd.DataFrame]:
@@ -109,12 +127,31 @@ def load_tables(out: Path) -> dict[str, pd.DataFrame]:
             if (out / schema.filename).exists()}
 
 
-def execute(run_plan: Plan, progress: Progress | None = None, command: list[str] | None = None) -> dict[str, pd.DataFrame]:
+def _notice(run_plan: Plan, notice: str | None) -> None:
+    if notice:
+        run_plan.notices.append(notice)
+
+
+def _quoted(command: list[str] | None) -> str:
+    """The command line as a shell would re-run it (paths with spaces quoted)."""
+    return shlex.join(command if command is not None else sys.argv)
+
+
+def execute(run_plan: Plan, progress: Progress | None = None, command: list[str] | None = None,
+            on_wait: Callable[[str], None] = lambda message: None) -> dict[str, pd.DataFrame]:
     """Run the plan's suites; every batch of rows is merged into its table as soon as it exists.
 
     Returns this run's rows, by table name. If interrupted, the batches already saved stay
-    and the manifest says the run was interrupted.
+    and the manifest says the run was interrupted. The output folder is claimed (results/folder.py)
+    and locked while the run writes: a second run into it waits (``on_wait`` says for whom).
     """
+    claim(run_plan.out)
+    with locked(run_plan.out, _quoted(command), on_wait):
+        remove_stale_temporaries(run_plan.out)  # left by a run that was killed (its pid is gone)
+        return _execute(run_plan, progress, command)
+
+
+def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | None) -> dict[str, pd.DataFrame]:
     progress = progress or Progress()
     out = run_plan.out
     records = {k: v for name, settings in run_plan.suites.items() for k, v in SUITES[name].record(settings).items()}
@@ -124,8 +161,7 @@ def execute(run_plan: Plan, progress: Progress | None = None, command: list[str]
     entry = manifest.new_entry(encodings=run_plan.encodings, suites=run_plan.suites, preset=run_plan.preset,
                                runtime_record=run_plan.runtime.record(), seed=run_plan.seed, resume=run_plan.resume,
                                command=command, **records)
-    out.mkdir(parents=True, exist_ok=True)
-    manifest.record(out, entry)
+    _notice(run_plan, manifest.record(out, entry))
     existing = Existing(load_tables(out) if run_plan.resume else {})
     context = RunContext(run_plan.runtime, out, progress, existing)
     try:
@@ -143,12 +179,15 @@ def execute(run_plan: Plan, progress: Progress | None = None, command: list[str]
                     entry["rows_written"][schema.name] = entry["rows_written"].get(schema.name, 0) + len(rows)
             entry["suite_seconds"][name] = round(time.perf_counter() - start, 1)
         entry["status"] = "completed"
-    except BaseException:
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP
         entry["status"] = "interrupted"
+        raise
+    except BaseException:  # a full disk, a bug: the rows saved so far stay
+        entry["status"] = "failed"
         raise
     finally:
         entry["ended_at"] = manifest.now()
-        manifest.record(out, entry)
+        _notice(run_plan, manifest.record(out, entry))
     return run_plan.new_rows
 
 
@@ -175,8 +214,15 @@ def tables_for_run(run_plan: Plan) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def finish(run_plan: Plan, draw_plots: bool = True, command: list[str] | None = None) -> Finished:
+def finish(run_plan: Plan, draw_plots: bool = True, command: list[str] | None = None,
+           on_wait: Callable[[str], None] = lambda message: None) -> Finished:
     """Each suite's table and the summary from the saved tables; summary.md/.csv; the figures."""
+    claim(run_plan.out)
+    with locked(run_plan.out, _quoted(command), on_wait):
+        return _finish(run_plan, draw_plots, command)
+
+
+def _finish(run_plan: Plan, draw_plots: bool, command: list[str] | None) -> Finished:
     tables = tables_for_run(run_plan)
     suite_tables = []
     for name in run_plan.suites:
@@ -193,7 +239,7 @@ def finish(run_plan: Plan, draw_plots: bool = True, command: list[str] | None = 
     parts = [suite.summary for suite in SUITES.values()]
     summary = write_report(run_plan.out, tables, parts, encodings=run_plan.encodings, preset=run_plan.preset,
                            runtime_record=run_plan.runtime.record(),
-                           command=" ".join(command if command is not None else sys.argv),
+                           command=_quoted(command),
                            suite_tables=suite_tables, figures=figures)
     return Finished(summary, suite_tables, figures, skipped)
 
@@ -224,12 +270,19 @@ def plot_results(results: Path, out: Path | None = None, fmt: str = "png") -> Pl
     results = Path(results)
     if not results.is_dir():
         raise InputError(f"results folder {results} does not exist or is not a folder")
-    out = results / "plots" if out is None else Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"plot folder {out} exists and is not a folder")
+    if out is None and is_owned(results):
+        out = results / "plots"  # the figures of a pe-bench folder are pe-bench's
+        if out.exists() and not out.is_dir():
+            raise InputError(f"plot folder {out} exists and is not a folder")
+    else:
+        out = results / "plots" if out is None else Path(out)
+        check_writable_folder(out, "plot folder")
     schemas = all_schemas()
     if not any((results / schema.filename).is_file() for schema in schemas.values()):
         expected = ", ".join(schema.filename for schema in schemas.values())
         raise NothingToPlot(f"nothing to plot in {results}: expected at least one of {expected}")
     # read every table before drawing anything, so a bad table stops the run with no figure half-made
-    return draw_figures(load_tables(results), figure_specs(), out, fmt, source=str(results))
+    tables = load_tables(results)
+    if not (out.parent == results and is_owned(results)):
+        claim(out)  # a figures folder of its own: marked, so a later plot may write there again
+    return draw_figures(tables, figure_specs(), out, fmt, source=str(results))

@@ -29,7 +29,8 @@ from pe_bench.figures.common import FigureSpec
 from pe_bench.options import check_choice
 from pe_bench.progress import Progress
 from pe_bench.results.summary import SummaryPart
-from pe_bench.results.tables import Schema, key_strings, key_text
+from pe_bench.results.schema import Schema
+from pe_bench.results.tables import key_strings, key_text
 from pe_bench.runtime import Runtime
 
 Rows = list[dict[str, Any]]
@@ -91,6 +92,10 @@ def _nothing_to_record(settings: Any) -> dict[str, Any]:
     return {}
 
 
+def _no_memory(settings: Any) -> tuple[int, str]:
+    return 0, ""
+
+
 @dataclass(frozen=True)
 class Suite:
     """One benchmark suite, as the runner, the CLI, the summary and the figures see it."""
@@ -117,6 +122,9 @@ class Suite:
     check: Callable[[tuple[str, ...], Any, Path, Runtime], None] = _no_check
     #: settings -> extra fields for the run's manifest entry (e.g. the corpus and its checksum)
     record: Callable[[Any], dict[str, Any]] = _nothing_to_record
+    #: settings -> (estimated peak bytes, the shape that needs them): checked against the memory
+    #: the machine has before any work, so an absurd length is refused instead of running out
+    memory: Callable[[Any], tuple[int, str]] = _no_memory
 
     def settings(self, preset: str, **overrides: Any) -> Any:
         """The preset's settings with the non-None ``overrides`` applied, validated."""

@@ -11,6 +11,7 @@ from figure_tables import COLUMNS, PNG_MAGIC, speed_rows, table, tables
 
 from pe_bench.errors import InputError
 from pe_bench.figures import NothingToPlot
+from pe_bench.results.folder import MARKER
 from pe_bench.runner import figure_specs, plot_results
 
 ALL_NAMES = [spec.name for spec in figure_specs()]
@@ -50,7 +51,8 @@ def test_all_six_tables_draw_all_eleven_figures_as_valid_pngs(all_six):
 def test_results_are_left_untouched_and_no_temporary_file_remains(all_six):
     results, before, _ = all_six
     assert {p.name: p.read_bytes() for p in results.glob("*.csv")} == before
-    assert sorted(p.name for p in (results / "plots").iterdir()) == sorted(f"{n}.png" for n in ALL_NAMES)
+    # the figures folder of a folder pe-bench did not make is marked as pe-bench's, and holds nothing else
+    assert sorted(p.name for p in (results / "plots").iterdir()) == sorted([*(f"{n}.png" for n in ALL_NAMES), MARKER])
 
 
 def test_missing_tables_are_skipped_with_the_table_named_and_encoding_figures_still_drawn(tmp_path: Path):

@@ -73,6 +73,9 @@ def test_out_naming_a_file_is_refused_and_the_file_kept(tmp_path: Path):
 
 
 def test_garbage_table_is_refused_before_any_work_and_left_untouched(tmp_path: Path):
+    from pe_bench.results.folder import claim
+
+    claim(tmp_path)  # a pe-bench folder whose table someone damaged
     table = tmp_path / "speed.csv"
     table.write_text("a,b\n1,2\n")
     result = invoke("compare", "--suite", "speed", *FAST, "--out", str(tmp_path))

@@ -5,112 +5,198 @@ A suite declares each table it writes as a ``Schema``: the file name, the column
 ``Schema.row`` fills a row from what was measured plus the defaults, so no suite lists its
 columns twice. A later run replaces the rows that have the same key instead of duplicating
 them; every write goes through a temporary file and a rename (files.py).
+
+``read_table`` trusts nothing on disk. It refuses (InputError, one line, the file left as it
+is) a path that is not a regular file (a folder, a FIFO: never opened for reading), a file
+that cannot be read, one that is not UTF-8 CSV, one whose last row is cut off (no final
+newline, an unclosed quote) or whose rows have more or fewer fields than the header, a file
+without a required column, and a cell of the wrong kind: a number column holding text (or
+true/false), an int column holding a fraction, a bool column holding anything but
+true/false. Empty cells are fine (NaN). A column the schema gained later (one with a
+default) that an older file lacks is filled with its default.
 """
 
 from __future__ import annotations
 
+import csv
+import errno
+import io
 import math
+import os
+import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from pe_bench import paths
 from pe_bench.errors import InputError
 from pe_bench.results.files import write_atomic
+from pe_bench.results.schema import REQUIRED, Schema
 
-#: marks a column every row must give (keys, what identifies the measurement)
-REQUIRED = object()
+def _read_bytes(path: Path, schema: Schema) -> bytes:
+    """The bytes of ``path`` if it is a regular file we can read; InputError otherwise.
+
+    A FIFO, a folder or a device is refused from its ``stat`` without being opened (a FIFO
+    would block a reader forever); the open itself does not block either, in case ``path``
+    changed in between.
+    """
+    def cannot(e: OSError) -> InputError:
+        if e.errno == errno.ELOOP:
+            problem = "is a symbolic link loop"
+        elif e.errno in (errno.ENOENT, errno.ENOTDIR):
+            problem = "does not exist"
+        elif isinstance(e, PermissionError):
+            problem = "cannot be read (permission denied)"
+        else:
+            problem = f"cannot be read ({e.strerror or type(e).__name__})"
+        return InputError(f"{path} {problem}; expected the {schema.name} table")
+
+    def not_regular(mode: int) -> InputError:
+        return InputError(f"{path} is {paths.kind(mode)}, not a regular file; expected the {schema.name} table")
+
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise not_regular(mode)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise cannot(e) from None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise not_regular(mode)
+            return f.read()
+    except OSError as e:
+        raise cannot(e) from None
 
 
-@dataclass(frozen=True)
-class Column:
-    """One column: its name, its kind (text, int, float or bool) and the value a row gets if it gives none."""
+def _record_lines(path: Path, schema: Schema, text: str) -> list[int]:
+    """The line each data row starts on; InputError for a cut-off last row or a row of the wrong width."""
+    def broken(message: str) -> InputError:
+        return InputError(f"{path} is not a valid {schema.name} table: {message}")
 
-    name: str
-    kind: str = "float"
-    default: Any = REQUIRED
+    if not text.endswith("\n"):
+        raise broken("it ends in the middle of a row (no newline after the last one); an interrupted copy? "
+                     "fix or remove its last line")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    width = None
+    lines: list[int] = []
+    previous = 0
+    field_limit = csv.field_size_limit(max(csv.field_size_limit(), len(text)))  # pandas has no limit either
+    try:
+        for record in reader:
+            start, previous = previous + 1, reader.line_num
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # a blank line, which pandas skips too
+            if width is None:
+                width = len(record)
+                continue
+            if len(record) != width:
+                last = reader.line_num == text.count("\n") and len(record) < width
+                where = f"row {len(lines) + 1} (line {start})"
+                if last:
+                    raise broken(f"it ends in the middle of a row: {where} has {len(record)} of the header's "
+                                 f"{width} fields; fix or remove its last line")
+                raise broken(f"{where} has {len(record)} fields, the header {width}")
+            lines.append(start)
+    except csv.Error as e:
+        if "unexpected end of data" in str(e):
+            raise broken("it ends in the middle of a row (inside a quoted field); fix or remove its last "
+                         "line") from None
+        raise InputError(f"{path} is not a readable CSV (line {reader.line_num}: {e}); expected the {schema.name} "
+                         f"table") from None
+    finally:
+        csv.field_size_limit(field_limit)
+    return lines
 
 
-def text(name: str, default: Any = REQUIRED) -> Column:
-    return Column(name, "text", default)
+def _shown(value: Any) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
-def integer(name: str, default: Any = REQUIRED) -> Column:
-    return Column(name, "int", default)
+def _is_bool_cell(value: Any) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    return isinstance(value, str) and value.strip().lower() in ("true", "false")
 
 
-def number(name: str, default: Any = math.nan) -> Column:
-    """A measured float: NaN until measured."""
-    return Column(name, "float", default)
+def _check_types(df: pd.DataFrame, path: Path, schema: Schema, lines: list[int]) -> pd.DataFrame:
+    """Every cell of the kind its column declares (empty cells allowed); number columns read as text become numbers."""
+    def wrong(position: int, column: str, value: Any, expected: str) -> InputError:
+        where = f"row {position + 1}" + (f" (line {lines[position]})" if len(lines) == len(df) else "")
+        return InputError(f"{path} is not a valid {schema.name} table: {where} has {_shown(value)} in column "
+                          f"{column}, which is not {expected}")
 
-
-def flag(name: str, default: Any = REQUIRED) -> Column:
-    return Column(name, "bool", default)
-
-
-#: where a row was measured: ``Runtime.record()`` fills these
-RUN_COLUMNS = (text("device"), text("dtype"), integer("threads"), text("torch_version"))
-#: every measurement row says whether it could run here, and why not
-OUTCOME_COLUMNS = (flag("supported", True), text("note", ""))
-
-
-@dataclass(frozen=True)
-class Schema:
-    """A results table: its name (the file is ``<name>.csv``), its columns in order, its key columns."""
-
-    name: str
-    columns: tuple[Column, ...]
-    key: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        unknown = [k for k in self.key if k not in self.column_names]
-        if unknown:
-            raise ValueError(f"schema {self.name}: key columns {unknown} are not columns")
-
-    @property
-    def filename(self) -> str:
-        return f"{self.name}.csv"
-
-    @property
-    def column_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns)
-
-    def row(self, **values: Any) -> dict[str, Any]:
-        """A full row: ``values`` plus each missing column's default, in column order.
-
-        A name that is not a column, or a required column left out, is a programming error
-        (TypeError), caught by the first test that builds such a row.
-        """
-        unknown = set(values) - set(self.column_names)
-        if unknown:
-            raise TypeError(f"{self.name} has no columns {sorted(unknown)}")
-        row = {}
-        for column in self.columns:
-            if column.name in values:
-                row[column.name] = values[column.name]
-            elif column.default is REQUIRED:
-                raise TypeError(f"a {self.name} row needs a value for '{column.name}'")
-            else:
-                row[column.name] = column.default
-        return row
-
-    def key_of(self, row: dict[str, Any]) -> dict[str, Any]:
-        """The key columns of ``row``."""
-        return {k: row[k] for k in self.key}
+    for column in schema.columns:
+        if column.name not in df.columns or column.kind == "text":
+            continue
+        series = df[column.name]
+        if column.kind == "bool":
+            if pd.api.types.is_bool_dtype(series):
+                continue
+            bad = ~(series.isna() | series.map(_is_bool_cell).astype(bool))
+            if bad.any():
+                position = int(np.flatnonzero(bad.to_numpy())[0])
+                raise wrong(position, column.name, series.iloc[position], "true or false")
+            continue
+        expected = "a whole number" if column.kind == "int" else "a number"
+        if pd.api.types.is_bool_dtype(series):
+            bad = series.notna()
+            values = series
+        elif pd.api.types.is_numeric_dtype(series):
+            bad = pd.Series(False, index=series.index)
+            values = series
+        else:
+            values = pd.to_numeric(series.map(lambda v: math.nan if isinstance(v, (bool, np.bool_)) else v),
+                                   errors="coerce")
+            bad = series.notna() & values.isna()
+        if column.kind == "int" and not bad.any():
+            numbers = values.to_numpy(dtype=float, na_value=math.nan)
+            bad = pd.Series(~np.isnan(numbers) & ~(np.isfinite(numbers) & (np.mod(numbers, 1) == 0)),
+                            index=series.index)
+        if bad.any():
+            position = int(np.flatnonzero(bad.to_numpy())[0])
+            raise wrong(position, column.name, series.iloc[position], expected)
+        if values is not series:
+            df[column.name] = values
+    return df
 
 
 def read_table(path: Path, schema: Schema) -> pd.DataFrame:
-    """Read a results CSV; a file that is not one (garbage, missing columns) is an InputError."""
+    """Read a results CSV, validated: names and kinds of its columns, whole rows, a regular readable file.
+
+    Anything else is an InputError naming the file (and the row and column of a bad cell);
+    the file is never changed. A column with a default that the file lacks (the schema
+    gained it later) is filled with that default.
+    """
+    data = _read_bytes(path, schema)
     try:
-        df = pd.read_csv(path)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a readable CSV (UnicodeDecodeError); expected the {schema.name} "
+                         f"table") from None
+    if not text.strip():
+        raise InputError(f"{path} is not a readable CSV (it is empty); expected the {schema.name} table")
+    lines = _record_lines(path, schema, text)
+    try:
+        df = pd.read_csv(io.BytesIO(data))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise InputError(f"{path} is not a readable CSV ({type(e).__name__}); expected the {schema.name} table") from None
-    missing = [c for c in schema.column_names if c not in df.columns]
+    absent = [c for c in schema.columns if c.name not in df.columns]
+    missing = [c.name for c in absent if c.default is REQUIRED]
     if missing:
         shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
         raise InputError(f"{path} is not a {schema.name} table: it lacks the columns {shown}")
+    df = _check_types(df, path, schema, lines)
+    if absent:  # written before the schema gained these columns: they get their defaults
+        for column in absent:
+            df[column.name] = column.default
+        df = df[list(schema.column_names) + [c for c in df.columns if c not in schema.column_names]]
     return df
 
 

@@ -8,7 +8,7 @@ so a new suite is one package plus one line here.
 
 from __future__ import annotations
 
-from pe_bench.results.tables import Schema
+from pe_bench.results.schema import Schema
 from pe_bench.suite import Suite
 from pe_bench.suites import extrapolation, kvcache, speed
 

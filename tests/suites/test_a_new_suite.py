@@ -13,7 +13,7 @@ from pe_bench import runner
 from pe_bench.figures.common import FigureSpec
 from pe_bench.options import at_least, check_int
 from pe_bench.results.summary import decimal
-from pe_bench.results.tables import OUTCOME_COLUMNS, RUN_COLUMNS, Schema, integer, number, text
+from pe_bench.results.schema import OUTCOME_COLUMNS, RUN_COLUMNS, Schema, integer, number, text
 from pe_bench.runtime import make_runtime
 from pe_bench.suite import Option, RunContext, Suite, SummaryPart, with_nope
 from pe_bench.suites import SUITES

@@ -14,6 +14,7 @@ from pe_bench.cli import app
 from pe_bench.data import load_corpus
 from pe_bench.errors import InputError
 from pe_bench.model import build_model
+from pe_bench.results.folder import claim
 from pe_bench.runtime import make_runtime
 from pe_bench.suites.extrapolation import SUITE, run_extrapolation
 from pe_bench.training import TrainConfig, train
@@ -186,6 +187,7 @@ def test_corrupt_checkpoint_exits_2_and_stays_untouched(run, corpus_dir, tmp_pat
     _, out = run
     path = next((out / "checkpoints").glob("rope-*.pt"))
     copy = tmp_path / "out" / "checkpoints" / path.name
+    claim(tmp_path / "out")  # a pe-bench folder whose checkpoint someone damaged
     copy.parent.mkdir(parents=True)
     copy.write_bytes(b"not a checkpoint")
     result = invoke("--encodings", "rope", "--corpus", str(corpus_dir), "--out", str(tmp_path / "out"))

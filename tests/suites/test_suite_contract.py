@@ -16,6 +16,7 @@ from pe_bench.model import Transformer
 from pe_bench.runner import execute, finish, plan
 from pe_bench.runtime import make_runtime
 from pe_bench.suites import SUITES
+from pe_bench.results.folder import MARKER, claim
 from pe_bench.results.tables import key_strings
 
 from conftest import ALL_SUITES
@@ -73,13 +74,13 @@ def test_the_summary_and_the_report_come_from_its_rows(finished):
 def test_a_garbage_table_stops_the_run_before_any_work_and_is_left_untouched(name, tmp_path):
     for schema in SUITES[name].tables:
         out = tmp_path / schema.name
-        out.mkdir()
+        claim(out)  # a pe-bench folder whose table someone damaged
         garbage = b"\x00\xff not a table \x01\n"
         (out / schema.filename).write_bytes(garbage)
         with pytest.raises(InputError, match=schema.filename):
             plan(ENCODINGS, (name,), "tiny", RUNTIME, out)
         assert (out / schema.filename).read_bytes() == garbage
-        assert [p.name for p in out.iterdir()] == [schema.filename]
+        assert sorted(p.name for p in out.iterdir()) == sorted([schema.filename, MARKER])
 
 
 @pytest.mark.parametrize("name", ALL_SUITES)

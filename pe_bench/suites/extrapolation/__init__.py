@@ -28,11 +28,12 @@ SUITE = Suite(
     selects=lambda s, runtime: {
         table: {"train_len": s.train_len, "steps": s.steps, "seed": s.seed, "preset": s.model,
                 "corpus_checksum": load_corpus(s.corpus).checksum, "device": runtime.device_name,
-                "dtype": runtime.dtype_name}
+                "dtype": runtime.dtype_name, "threads": runtime.threads}
         for table in ("extrapolation", "training")
     },
     summary=report.SUMMARY,
     figures=FIGURES,
+    memory=spec.memory,
     check=spec.check,
     record=spec.record,
 )

@@ -29,7 +29,7 @@ from pe_bench.errors import Unsupported
 from pe_bench.evaluate import cached_decode_divergence, full_nll, nonoverlap_nll, perplexity, sliding_nll, stream_nll
 from pe_bench.model import Transformer, build_model
 from pe_bench.progress import Progress
-from pe_bench.results.tables import Schema
+from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime
 from pe_bench.suite import Existing, RunContext
 from pe_bench.suites.extrapolation.spec import EXTRAPOLATION, STREAM_POLICIES, TRAINING, ExtrapolationSettings
@@ -41,7 +41,7 @@ def _row(settings: ExtrapolationSettings, corpus: Corpus, runtime: Runtime, para
     return EXTRAPOLATION.row(
         train_len=settings.train_len, steps=settings.steps, seed=settings.seed, params=params, preset=settings.model,
         device=runtime.device_name, dtype=runtime.dtype_name, corpus=corpus.name, corpus_checksum=corpus.checksum,
-        torch_version=torch.__version__, **fields)
+        torch_version=torch.__version__, threads=runtime.threads, **fields)
 
 
 def _lm_rows(model: Transformer, variant: str, tokens: torch.Tensor, sliding_tokens: torch.Tensor,
@@ -127,7 +127,8 @@ def _done_keys(name: str, variant: str, settings: ExtrapolationSettings, corpus:
     """The keys of the rows an encoding (or a RoPE variant) produces, for ``--resume``."""
     common = {"encoding": name, "variant": variant, "train_len": settings.train_len, "metric": "ppl",
               "steps": settings.steps, "seed": settings.seed, "preset": settings.model,
-              "corpus_checksum": corpus.checksum, "device": runtime.device_name, "dtype": runtime.dtype_name}
+              "corpus_checksum": corpus.checksum, "device": runtime.device_name, "dtype": runtime.dtype_name,
+              "threads": runtime.threads}
     keys = [common | {"task": "lm", "eval_len": n, "eval_mode": mode, "stride": stride}
             for n in settings.lengths
             for mode, stride in (("nonoverlap", 0), ("sliding", min(settings.sliding_stride, n)))]
@@ -166,7 +167,7 @@ def run_extrapolation(encodings: tuple[str, ...], settings: ExtrapolationSetting
 
         yield TRAINING, [TRAINING.row(encoding=name, **point, train_len=settings.train_len, steps=settings.steps,
                                       seed=settings.seed, preset=settings.model, corpus_checksum=corpus.checksum,
-                                      device=runtime.device_name, dtype=runtime.dtype_name)
+                                      device=runtime.device_name, dtype=runtime.dtype_name, threads=runtime.threads)
                          for point in result.curve]
         if result.diverged:
             rope_diverged |= name == "rope"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,10 @@ from pe_bench import checkpoints
 from pe_bench.data import load_corpus
 from pe_bench.encodings.rope_scaling import ROPE_SCALING
 from pe_bench.errors import InputError
-from pe_bench.model import ModelConfig, build_model, preset
+from pe_bench.evaluate import BATCH_TOKENS
+from pe_bench.model import ModelConfig, build_model, estimate_bytes, preset
 from pe_bench.options import as_given, check_choice, check_int, int_list, switch
-from pe_bench.results.tables import OUTCOME_COLUMNS, Schema, integer, number, text
+from pe_bench.results.schema import OUTCOME_COLUMNS, Schema, integer, number, text
 from pe_bench.runtime import Runtime
 from pe_bench.suite import Option
 from pe_bench.training import TrainConfig
@@ -81,21 +83,23 @@ OPTIONS = (
 )
 
 _RUN = (text("device"), text("dtype"))
+#: added after the first results were committed: older tables read it as empty
+_THREADS = integer("threads", math.nan)
 EXTRAPOLATION = Schema(
     "extrapolation",
     columns=(text("encoding"), text("variant"), text("task"), integer("train_len"), integer("eval_len"),
              text("eval_mode"), integer("stride", 0), text("metric"), number("value"), integer("steps"), integer("seed"),
              integer("params"), text("preset"), *OUTCOME_COLUMNS, *_RUN, text("corpus"), text("corpus_checksum"),
-             text("torch_version")),
+             text("torch_version"), _THREADS),
     key=("encoding", "variant", "task", "train_len", "eval_len", "eval_mode", "stride", "metric", "steps", "seed",
-         "preset", "corpus_checksum", "device", "dtype"),
+         "preset", "corpus_checksum", "device", "dtype", "threads"),
 )
 
 TRAINING = Schema(
     "training",
     columns=(text("encoding"), integer("step"), number("loss"), number("tokens_per_s"), integer("train_len"),
-             integer("steps"), integer("seed"), text("preset"), text("corpus_checksum"), *_RUN),
-    key=("encoding", "step", "train_len", "steps", "seed", "preset", "corpus_checksum", "device", "dtype"),
+             integer("steps"), integer("seed"), text("preset"), text("corpus_checksum"), *_RUN, _THREADS),
+    key=("encoding", "step", "train_len", "steps", "seed", "preset", "corpus_checksum", "device", "dtype", "threads"),
 )
 
 
@@ -123,7 +127,9 @@ def validate(settings: ExtrapolationSettings) -> None:
 
 
 def check(encodings: tuple[str, ...], settings: ExtrapolationSettings, out: Path, runtime: Runtime) -> None:
-    """Before anything runs: every checkpoint this run would reuse must load."""
+    """Before anything runs: the checkpoint folder can hold checkpoints, and every one this run
+    would reuse loads."""
+    checkpoints.check_folder(out / "checkpoints")
     if settings.retrain:
         return
     corpus = load_corpus(settings.corpus)
@@ -140,3 +146,14 @@ def record(settings: ExtrapolationSettings) -> dict[str, Any]:
     corpus = load_corpus(settings.corpus)
     return {"corpus": {"name": corpus.name, "files": corpus.files, "bytes": corpus.bytes,
                        "checksum": corpus.checksum}}
+
+
+def memory(settings: ExtrapolationSettings) -> tuple[int, str]:
+    """The largest of training and each evaluation length's batch of windows."""
+    config = settings.model_config()
+    shapes = [(estimate_bytes(config, settings.batch_size, settings.train_len, train=True),
+               f"training at L = {settings.train_len}")]
+    for length in (*settings.lengths, settings.stream_len, 4 * settings.train_len):
+        windows = max(1, BATCH_TOKENS // length)  # evaluation stacks windows up to BATCH_TOKENS
+        shapes.append((estimate_bytes(config, windows, length), f"evaluation at {length:,} tokens"))
+    return max(shapes)

@@ -26,13 +26,15 @@ SUITE = Suite(
     run=measure.run,
     render=report.render,
     selects=lambda s, runtime: {
-        "kvcache": {"preset": s.model, "device": runtime.device_name, "dtype": runtime.dtype_name},
+        "kvcache": {"preset": s.model, "device": runtime.device_name, "dtype": runtime.dtype_name,
+                    "threads": runtime.threads},
         "shift": {"preset": s.model, "seq_len": s.shift_len, "device": runtime.device_name,
-                  "dtype": runtime.dtype_name},
+                  "dtype": runtime.dtype_name, "threads": runtime.threads},
         "precision": {"device": "cpu"},
     },
     summary=report.SUMMARY,
     figures=FIGURES,
+    memory=spec.memory,
 )
 
 __all__ = ["KVCACHE", "PRECISION", "PRESETS", "SHIFT", "SUITE", "KVCacheSettings", "run_kvcache"]

@@ -34,7 +34,7 @@ from pe_bench.measure.positional_work import positional_work_seconds
 from pe_bench.measure.positions import precision_rows, shift_rows
 from pe_bench.model import Transformer, build_model
 from pe_bench.progress import Progress
-from pe_bench.results.tables import Schema
+from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime, check_dtype_supported
 from pe_bench.suite import Existing, RunContext, with_nope
 from pe_bench.suites.kvcache.spec import KVCACHE, PRECISION, SHIFT, KVCacheSettings
@@ -212,7 +212,8 @@ def run_kvcache(encodings: tuple[str, ...], settings: KVCacheSettings, runtime: 
     progress = progress or Progress()
     existing = existing or Existing()
     names = with_nope(encodings)
-    run_key = {"preset": settings.model, "device": runtime.device_name, "dtype": runtime.dtype_name}
+    run_key = {"preset": settings.model, "device": runtime.device_name, "dtype": runtime.dtype_name,
+               "threads": runtime.threads}
     try:
         check_dtype_supported(runtime)
     except Unsupported as e:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pe_bench.backends import BACKENDS
+from pe_bench.model import estimate_bytes, preset
 from pe_bench.cache import POLICIES
 from pe_bench.errors import InputError
 from pe_bench.options import as_given, check_choice, check_int, choice_list, int_list
-from pe_bench.results.tables import OUTCOME_COLUMNS, RUN_COLUMNS, Schema, integer, number, text
+from pe_bench.results.schema import OUTCOME_COLUMNS, RUN_COLUMNS, Schema, integer, number, text
 from pe_bench.suite import Option
 
 
@@ -61,14 +62,15 @@ KVCACHE = Schema(
              number("cached_ms_per_token"), number("uncached_ms_per_token"), number("speedup"),
              number("pe_ms_per_step"), number("max_abs_logit_diff"), number("cache_bytes_per_token"),
              number("cache_bytes_formula"), number("extra_state_bytes"), *OUTCOME_COLUMNS, *RUN_COLUMNS),
-    key=("encoding", "backend", "policy", "positions", "window", "sinks", "context_len", "preset", "device", "dtype"),
+    key=("encoding", "backend", "policy", "positions", "window", "sinks", "context_len", "preset", "device", "dtype",
+         "threads"),
 )
 
 SHIFT = Schema(
     "shift",
     columns=(text("encoding"), text("backend"), integer("offset"), integer("seq_len"), text("preset"),
              number("max_abs_logit_diff"), *OUTCOME_COLUMNS, *RUN_COLUMNS),
-    key=("encoding", "backend", "offset", "seq_len", "preset", "device", "dtype"),
+    key=("encoding", "backend", "offset", "seq_len", "preset", "device", "dtype", "threads"),
 )
 
 PRECISION = Schema(
@@ -92,3 +94,11 @@ def validate(settings: KVCacheSettings) -> None:
         raise InputError(f"--window must be between 2 and the smallest context ({smallest}), got {settings.window}")
     if not 1 <= settings.sinks < settings.window:
         raise InputError(f"--sinks must be between 1 and --window - 1 ({settings.window - 1}), got {settings.sinks}")
+
+
+def memory(settings: KVCacheSettings) -> tuple[int, str]:
+    """A full forward over the longest context (the reference every cached step is checked against)."""
+    C = max(settings.contexts)
+    config = preset(settings.model)
+    cache = 2 * config.n_layers * config.d_model * C * settings.batch_size * 4
+    return estimate_bytes(config, settings.batch_size, C) + cache, f"kvcache at a context of {C:,}"

@@ -21,10 +21,11 @@ SUITE = Suite(
     validate=spec.validate,
     run=measure.run,
     render=report.render,
-    selects=lambda s, runtime: {"speed": {"preset": s.model, "batch_size": s.batch_size,
-                                          "device": runtime.device_name, "dtype": runtime.dtype_name}},
+    selects=lambda s, runtime: {"speed": {"preset": s.model, "batch_size": s.batch_size, "device": runtime.device_name,
+                                          "dtype": runtime.dtype_name, "threads": runtime.threads}},
     summary=report.SUMMARY,
     figures=FIGURES,
+    memory=spec.memory,
 )
 
 __all__ = ["MODES", "PRESETS", "SPEED", "SUITE", "SpeedSettings", "run_speed"]

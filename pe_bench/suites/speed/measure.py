@@ -22,7 +22,7 @@ from pe_bench.errors import Unsupported
 from pe_bench.measure.positional_work import positional_work_seconds
 from pe_bench.model import Transformer, build_model
 from pe_bench.progress import Progress
-from pe_bench.results.tables import Schema
+from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime, check_dtype_supported
 from pe_bench.suite import Existing, RunContext, with_nope
 from pe_bench.suites.speed.spec import SPEED, SpeedSettings
@@ -135,7 +135,7 @@ def run_speed(encodings: tuple[str, ...], settings: SpeedSettings, runtime: Runt
         for backend, mode, seq_len in groups:
             keys = [{"encoding": n, "backend": backend, "mode": mode, "seq_len": seq_len,
                      "batch_size": settings.batch_size, "preset": settings.model, "device": runtime.device_name,
-                     "dtype": runtime.dtype_name} for n in names]
+                     "dtype": runtime.dtype_name, "threads": runtime.threads} for n in names]
             if existing.has(SPEED, keys):
                 advance(len(names))
                 continue

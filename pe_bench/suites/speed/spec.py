@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pe_bench.backends import BACKENDS
+from pe_bench.model import estimate_bytes, preset
 from pe_bench.options import at_least, check_choice, check_int, choice_list, int_list
-from pe_bench.results.tables import OUTCOME_COLUMNS, RUN_COLUMNS, Schema, integer, number, text
+from pe_bench.results.schema import OUTCOME_COLUMNS, RUN_COLUMNS, Schema, integer, number, text
 from pe_bench.suite import Option
 
 MODES = ("inference", "train")
@@ -47,7 +48,7 @@ SPEED = Schema(
              text("preset"), number("ms_median"), number("ms_iqr"), number("tokens_per_s"), number("pe_ms_median"),
              number("pe_share"), number("ratio_vs_nope"), number("peak_mem_mb"), text("peak_mem_method", ""),
              number("compile_s"), *OUTCOME_COLUMNS, *RUN_COLUMNS),
-    key=("encoding", "backend", "mode", "seq_len", "batch_size", "preset", "device", "dtype"),
+    key=("encoding", "backend", "mode", "seq_len", "batch_size", "preset", "device", "dtype", "threads"),
 )
 
 
@@ -60,3 +61,10 @@ def validate(settings: SpeedSettings) -> None:
         check_choice(backend, "backend", BACKENDS)
     for mode in settings.modes:
         check_choice(mode, "mode", MODES)
+
+
+def memory(settings: SpeedSettings) -> tuple[int, str]:
+    """The longest length's step, with its backward if training is measured."""
+    T = max(settings.seq_lens)
+    need = estimate_bytes(preset(settings.model), settings.batch_size, T, train="train" in settings.modes)
+    return need, f"speed at T = {T:,}, batch {settings.batch_size}"

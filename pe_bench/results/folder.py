@@ -1,0 +1,107 @@
+"""The results folder pe-bench owns, and the lock that lets one run at a time write to it.
+
+pe-bench writes only into a folder it created or one marked as a pe-bench results folder:
+the marker is a small file, ``.pe-bench``, written when pe-bench first claims a folder. A
+folder that does not exist yet or is empty may be claimed; so may one holding a pe-bench
+``manifest.json`` (results written before the marker existed). Any other folder with files
+in it is refused before any work, so ``--out ~`` or ``--out .`` can never overwrite a user's
+own ``summary.md``, ``manifest.json`` or ``plots/``.
+
+One writer at a time: a run holds an exclusive OS file lock (``flock``) on
+``<folder>/.pe-bench.lock`` while it measures and writes; the kernel releases it when the
+process ends, however it ends. A second run into the same folder waits for it, after saying
+which run holds it (its pid, command and start time, written into the lock file), so the
+rows of both end up in the tables.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pe_bench.errors import InputError
+from pe_bench.results.files import write_atomic
+
+MARKER = ".pe-bench"
+LOCK = ".pe-bench.lock"
+#: files pe-bench itself may leave in a folder that is otherwise the user's: never a reason to refuse
+OWN_NAMES = (MARKER, LOCK)
+
+
+def _is_pe_bench_manifest(path: Path) -> bool:
+    if not path.is_file():  # never open a FIFO or a device to find out
+        return False
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    runs = data.get("runs") if isinstance(data, dict) else None
+    return isinstance(runs, list) and bool(runs) and all(isinstance(r, dict) and "pe_bench_version" in r
+                                                         for r in runs)
+
+
+def is_owned(folder: Path) -> bool:
+    """True for a folder pe-bench marked, or one holding a manifest pe-bench wrote."""
+    return (folder / MARKER).is_file() or _is_pe_bench_manifest(folder / "manifest.json")
+
+
+def check_writable_folder(folder: Path, flag: str = "--out") -> None:
+    """Raise InputError unless pe-bench may write into ``folder``: new, empty, or its own."""
+    if folder.is_symlink() and not folder.exists():
+        raise InputError(f"{flag} {folder} is a broken symbolic link")
+    if not folder.exists():
+        ancestor = next(p for p in folder.absolute().parents if p.exists())
+        if not ancestor.is_dir():
+            raise InputError(f"{flag} {folder} cannot be created: {ancestor} is a file, not a folder")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise InputError(f"{flag} {folder} cannot be created: {ancestor} is not writable")
+        return
+    if not folder.is_dir():
+        raise InputError(f"{flag} {folder} is an existing file; give a folder (created if missing)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{flag} {folder} is not writable")
+    if is_owned(folder):
+        return
+    others = sorted(p.name for p in folder.iterdir() if p.name not in OWN_NAMES)
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise InputError(f"{flag} {folder} holds files pe-bench did not write ({shown}); give a new or empty "
+                         f"folder, or one pe-bench made (it holds a {MARKER} file)")
+
+
+def claim(folder: Path) -> None:
+    """Create ``folder`` if needed and mark it as pe-bench's (after ``check_writable_folder``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / MARKER).is_file():
+        write_atomic(folder / MARKER, json.dumps({"pe_bench_results_folder": 1, "see": "README: Outputs"}) + "\n")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@contextmanager
+def locked(folder: Path, command: str, on_wait: Callable[[str], None] = lambda message: None) -> Iterator[None]:
+    """Hold the folder's write lock for the block; wait (after ``on_wait(message)``) while another run holds it."""
+    path = folder / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another process"
+            on_wait(f"waiting for the run writing to {folder}/ to finish: {holder}")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, since {_now()}: {command}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock (and so does the process ending)

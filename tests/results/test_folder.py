@@ -119,3 +119,30 @@ def test_two_runs_into_one_folder_keep_the_rows_of_both(tmp_path):
     speed = pd.read_csv(tmp_path / "speed.csv")
     assert set(speed["encoding"]) == {"nope", "rope", "alibi"}
     assert len(json.loads((tmp_path / "manifest.json").read_text())["runs"]) == 2
+
+
+def test_a_corrupt_manifest_is_moved_aside_and_the_run_says_where(tmp_path):
+    assert invoke("compare", "--encodings", "rope", *FAST, "--out", str(tmp_path)).exit_code == 0
+    with open(tmp_path / "manifest.json", "a") as f:
+        f.write("x")
+    damaged = (tmp_path / "manifest.json").read_bytes()
+    result = invoke("compare", "--encodings", "rope", *FAST, "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    [aside] = tmp_path.glob("manifest.json.corrupt-*")
+    assert aside.read_bytes() == damaged and aside.name in " ".join(result.output.split())
+    assert len(json.loads((tmp_path / "manifest.json").read_text())["runs"]) == 1
+
+
+def test_all_may_stand_among_other_names():
+    from pe_bench.encodings import base_encodings, parse_encodings
+
+    assert parse_encodings("all,rope") == base_encodings()
+    assert parse_encodings("rope-ntk,all")[0] == "rope-ntk"
+
+
+def test_the_recorded_command_can_be_rerun_when_a_path_has_spaces(tmp_path):
+    out = tmp_path / "my results"
+    assert invoke("compare", "--encodings", "rope", *FAST, "--out", str(out)).exit_code == 0
+    command = json.loads((out / "manifest.json").read_text())["runs"][-1]["command"]
+    assert f"'{out}'" in command
+    assert f"`pe-bench compare" in (out / "summary.md").read_text() and f"'{out}'" in (out / "summary.md").read_text()

@@ -21,7 +21,7 @@ import stat
 import zipfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -67,18 +67,6 @@ def save(path: Path, ident: dict, model: Transformer, result: TrainResult) -> No
             torch.save(payload, f)
 
 
-def _what(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISREG(mode):
-        return "a regular file"
-    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file"
-
-
 def check_folder(folder: Path) -> None:
     """Before any training: ``folder`` (``<out>/checkpoints``) is a folder pe-bench can write, or does not exist yet.
 
@@ -95,7 +83,7 @@ def check_folder(folder: Path) -> None:
             raise InputError(f"{folder} cannot be made: a part of its path is a file; give another --out") from None
         raise InputError(f"the checkpoint folder {folder} {paths.problem(e)}; fix it or give another --out") from None
     if not stat.S_ISDIR(mode):
-        raise InputError(f"{folder} is {_what(mode)}, not a folder (pe-bench keeps its checkpoints there); move it "
+        raise InputError(f"{folder} is {paths.kind(mode)}, not a folder (pe-bench keeps its checkpoints there); move it "
                          f"away or give another --out")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(f"the checkpoint folder {folder} cannot be written (permission denied); fix its "
@@ -110,33 +98,18 @@ def check_folder(folder: Path) -> None:
                              f"move it away (a checkpoint cannot replace a folder)")
 
 
-def _open(path: Path):
-    """``path`` opened for reading if it is a regular file; InputError otherwise.
-
-    What is not a regular file is refused from its ``stat``, unopened; the open does not
-    block either (a FIFO put in its place meanwhile), and the open file is checked again.
-    """
-    def refuse(mode: int) -> InputError:
-        if stat.S_ISDIR(mode):
-            return InputError(f"checkpoint {path} is a folder, not a checkpoint file; delete it or move it away (a "
-                              f"checkpoint cannot replace a folder)")
-        return InputError(f"checkpoint {path} is {_what(mode)}, not a regular file; delete it or rerun with --retrain")
-
+def _open(path: Path) -> BinaryIO:
+    """``path`` opened for reading if it is a regular file (never blocking on a FIFO); InputError otherwise."""
     try:
-        mode = os.stat(path).st_mode
-        if not stat.S_ISREG(mode):
-            raise refuse(mode)
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        return paths.open_regular(path)
+    except paths.NotRegularFile as e:
+        if stat.S_ISDIR(e.mode):
+            raise InputError(f"checkpoint {path} is a folder, not a checkpoint file; delete it or move it away (a "
+                             f"checkpoint cannot replace a folder)") from None
+        raise InputError(f"checkpoint {path} is {paths.kind(e.mode)}, not a regular file; delete it or rerun "
+                         "with --retrain") from None
     except OSError as e:
         raise InputError(f"checkpoint {path} {paths.problem(e)}; delete it or rerun with --retrain") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise refuse(mode)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def load(path: Path, ident: dict, model: Transformer) -> TrainResult:

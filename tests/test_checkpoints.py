@@ -7,12 +7,7 @@ user without the permission gets.
 
 from __future__ import annotations
 
-import builtins
-import errno
-import io
 import os
-import signal
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,6 +17,9 @@ from pe_bench.errors import InputError
 from pe_bench.model import build_model, preset
 from pe_bench.runtime import make_runtime
 from pe_bench.training import TrainConfig, TrainResult
+
+from file_faults import deadline, unreadable
+
 
 CONFIG = preset("tiny")
 TRAIN = TrainConfig(train_len=16, steps=1, batch_size=1, lr=1e-3, warmup=1, seed=0)
@@ -38,34 +36,6 @@ def saved(tmp_path) -> Path:
     path = checkpoints.path_for(tmp_path / "checkpoints", IDENT)
     checkpoints.save(path, IDENT, model(), TrainResult([{"step": 1, "loss": 5.0}], 10.0, 0.5))
     return path
-
-
-def unreadable(monkeypatch, path: Path) -> None:
-    """Opening ``path`` (by ``os.open``, ``open`` or ``io.open``) raises PermissionError."""
-    def wrap(function):
-        def guarded(target, *args, **kwargs):
-            if isinstance(target, (str, bytes, os.PathLike)) and os.fsdecode(target) == str(path):
-                raise PermissionError(errno.EACCES, "Permission denied", str(path))
-            return function(target, *args, **kwargs)
-        return guarded
-
-    for module, name in ((os, "open"), (builtins, "open"), (io, "open")):
-        monkeypatch.setattr(module, name, wrap(getattr(module, name)))
-
-
-@contextmanager
-def deadline(seconds: int = 10):
-    """Fail, instead of hanging, when the block takes longer (opening a FIFO blocks until a writer comes)."""
-    def expire(signum, frame):
-        raise TimeoutError(f"still running after {seconds} s: blocked opening a FIFO?")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def test_a_saved_checkpoint_loads(saved):

@@ -7,16 +7,11 @@ simulated by making ``open``/``os.open``/``os.scandir`` raise PermissionError fo
 
 from __future__ import annotations
 
-import builtins
-import errno
-import io
 import os
-import signal
 import socket
 import subprocess
 import sys
 import textwrap
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,45 +23,14 @@ from pe_bench.cli import app
 from pe_bench.data import build_corpus, corpus_files, load_corpus
 from pe_bench.errors import InputError
 
+from file_faults import deadline, unreadable
+
 
 def write_text_files(folder: Path, n: int = 3, size: int = 3000) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         (folder / f"f{i}.txt").write_text("".join(chr(97 + (i * 7 + k) % 26) for k in range(size - 1)) + "\n")
     return folder
-
-
-def unreadable(monkeypatch, *paths: Path) -> None:
-    """Every way pe-bench (or the code it replaced) opens or lists ``paths`` raises PermissionError."""
-    blocked = {os.fspath(p) for p in paths}
-
-    def guard(path) -> None:
-        if isinstance(path, (str, bytes, os.PathLike)) and os.fsdecode(path) in blocked:
-            raise PermissionError(errno.EACCES, "Permission denied", os.fsdecode(path))
-
-    def wrap(function):
-        def guarded(path, *args, **kwargs):
-            guard(path)
-            return function(path, *args, **kwargs)
-        return guarded
-
-    for module, name in ((os, "open"), (os, "scandir"), (builtins, "open"), (io, "open")):
-        monkeypatch.setattr(module, name, wrap(getattr(module, name)))
-
-
-@contextmanager
-def deadline(seconds: int = 10):
-    """Fail, instead of hanging, when the block takes longer (a read of a FIFO blocks forever)."""
-    def expire(signum, frame):
-        raise TimeoutError(f"still running after {seconds} s: blocked reading a FIFO?")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def test_a_folder_of_text_files_is_read_in_sorted_order(tmp_path):

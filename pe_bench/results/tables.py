@@ -19,11 +19,8 @@ default) that an older file lacks is filled with its default.
 from __future__ import annotations
 
 import csv
-import errno
 import io
 import math
-import os
-import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -37,41 +34,15 @@ from pe_bench.results.files import write_atomic
 from pe_bench.results.schema import REQUIRED, Schema
 
 def _read_bytes(path: Path, schema: Schema) -> bytes:
-    """The bytes of ``path`` if it is a regular file we can read; InputError otherwise.
-
-    A FIFO, a folder or a device is refused from its ``stat`` without being opened (a FIFO
-    would block a reader forever); the open itself does not block either, in case ``path``
-    changed in between.
-    """
-    def cannot(e: OSError) -> InputError:
-        if e.errno == errno.ELOOP:
-            problem = "is a symbolic link loop"
-        elif e.errno in (errno.ENOENT, errno.ENOTDIR):
-            problem = "does not exist"
-        elif isinstance(e, PermissionError):
-            problem = "cannot be read (permission denied)"
-        else:
-            problem = f"cannot be read ({e.strerror or type(e).__name__})"
-        return InputError(f"{path} {problem}; expected the {schema.name} table")
-
-    def not_regular(mode: int) -> InputError:
-        return InputError(f"{path} is {paths.kind(mode)}, not a regular file; expected the {schema.name} table")
-
+    """The bytes of ``path`` if it is a regular file we can read (a FIFO is refused unopened); InputError otherwise."""
     try:
-        mode = os.stat(path).st_mode
-        if not stat.S_ISREG(mode):
-            raise not_regular(mode)
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as e:
-        raise cannot(e) from None
-    try:
-        with os.fdopen(fd, "rb") as f:
-            mode = os.fstat(f.fileno()).st_mode
-            if not stat.S_ISREG(mode):
-                raise not_regular(mode)
+        with paths.open_regular(path) as f:
             return f.read()
+    except paths.NotRegularFile as e:
+        raise InputError(f"{path} is {paths.kind(e.mode)}, not a regular file; expected the {schema.name} table") \
+            from None
     except OSError as e:
-        raise cannot(e) from None
+        raise InputError(f"{path} {paths.problem(e)}; expected the {schema.name} table") from None
 
 
 def _record_lines(path: Path, schema: Schema, text: str) -> list[int]:

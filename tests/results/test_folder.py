@@ -145,4 +145,4 @@ def test_the_recorded_command_can_be_rerun_when_a_path_has_spaces(tmp_path):
     assert invoke("compare", "--encodings", "rope", *FAST, "--out", str(out)).exit_code == 0
     command = json.loads((out / "manifest.json").read_text())["runs"][-1]["command"]
     assert f"'{out}'" in command
-    assert f"`pe-bench compare" in (out / "summary.md").read_text() and f"'{out}'" in (out / "summary.md").read_text()
+    assert "`pe-bench compare" in (out / "summary.md").read_text() and f"'{out}'" in (out / "summary.md").read_text()

@@ -8,17 +8,17 @@ by making ``os.open`` raise PermissionError for its path.
 import errno
 import json
 import os
-import shlex
 import shutil
-import signal
 import subprocess
-from contextlib import contextmanager
 
+import shlex
 import pytest
 
 from pe_bench.errors import InputError
 from pe_bench.results import manifest
 from pe_bench.results.manifest import git_commit
+
+from file_faults import deadline
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
@@ -43,21 +43,6 @@ def test_git_commit_is_dirty_only_when_the_package_source_changed(tmp_path):
 
 def entry(command: list[str] | None = None, started_at: str = "2024-01-01T00:00:00+00:00") -> dict:
     return {"started_at": started_at, "command": shlex.join(command or ["pe-bench", "compare"]), "status": "running"}
-
-
-@contextmanager
-def deadline(seconds: int = 10):
-    """Fail, instead of hanging, when the block takes longer (reading a FIFO blocks forever)."""
-    def expire(signum, frame):
-        raise TimeoutError(f"still running after {seconds} s: blocked reading a FIFO?")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def corrupt_copies(folder):

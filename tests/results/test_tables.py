@@ -10,8 +10,6 @@ import errno
 import io
 import math
 import os
-import signal
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +18,9 @@ import pytest
 from pe_bench.errors import InputError
 from pe_bench.results.schema import OUTCOME_COLUMNS, Schema, flag, integer, number, text
 from pe_bench.results.tables import read_table, upsert
+
+from file_faults import deadline
+
 
 TABLE = Schema("toy", columns=(text("encoding"), integer("seq_len"), number("ms"), text("method", ""),
                                *OUTCOME_COLUMNS),
@@ -77,21 +78,6 @@ def test_a_file_that_is_not_the_table_is_an_input_error_and_left_untouched(tmp_p
 
 
 HEADER = b"encoding,seq_len,ms,method,supported,note\n"
-
-
-@contextmanager
-def deadline(seconds: int = 10):
-    """Fail, instead of hanging, when the block takes longer (reading a FIFO blocks forever)."""
-    def expire(signum, frame):
-        raise TimeoutError(f"still running after {seconds} s: blocked reading a FIFO?")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def refused_and_untouched(tmp_path, content: bytes, message: str) -> None:

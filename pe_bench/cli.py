@@ -26,7 +26,8 @@ from typer.core import TyperGroup  # noqa: E402
 from pe_bench import __version__  # noqa: E402
 from pe_bench import command_options as options  # noqa: E402
 from pe_bench.check import check_encodings, check_report, registered_names  # noqa: E402
-from pe_bench.encodings import ENCODINGS, ORIGINS, build_encoding, encoding_class, load_entry_points  # noqa: E402
+from pe_bench.encodings import BUILT_IN, ENCODINGS, ORIGINS, build_encoding, encoding_class  # noqa: E402
+from pe_bench.encodings import load_entry_points  # noqa: E402
 from pe_bench.encodings import parse_encodings, resolve  # noqa: E402
 from pe_bench.errors import InputError, OutputError  # noqa: E402
 from pe_bench.figures import FORMATS, NothingToPlot  # noqa: E402
@@ -157,13 +158,24 @@ def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device:
         for notice in run_plan.notices:
             console.print(notice, markup=False, highlight=False)
         shown = len(run_plan.notices)
+        plugins = [name for name in run_plan.encodings if ORIGINS[name] is not BUILT_IN]
         try:
             with RichProgress(console, len(run_plan.suites)) as progress:
                 execute(run_plan, progress, command=INVOCATION, on_wait=progress.note)
         except KeyboardInterrupt as e:
             _fail(f"interrupted; the rows finished before it are saved in {out}/ "
                   "(run the same command with --resume to go on)", exit_code(e))
-        done = finish(run_plan, draw_plots=plots, command=INVOCATION, on_wait=console.print)
+        except Exception as e:
+            if not plugins:
+                raise  # pe-bench's own bug: the traceback is what a report needs
+            _fail(f"stopped by {type(e).__name__}: {' '.join(str(e).split())[:300]} — with the user encodings "
+                  f"{', '.join(plugins)}; rows finished before it are saved in {out}/ "
+                  f"(pe-bench check {' '.join(plugins)} may say which part breaks)", 1)
+        try:
+            done = finish(run_plan, draw_plots=plots, command=INVOCATION, on_wait=console.print)
+        except KeyboardInterrupt as e:
+            _fail(f"interrupted while writing the summary and figures; every row is saved in {out}/ "
+                  f"(pe-bench plot --results {out} draws the figures again)", exit_code(e))
         for notice in run_plan.notices[shown:]:  # a manifest that went corrupt while the run wrote
             console.print(notice, markup=False, highlight=False)
         for table in done.suite_tables:

@@ -103,13 +103,21 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
     }
     check_writable_folder(out)
     load_tables(out)  # every table a run reads or rewrites (the summary reads them all) must be valid
-    if (out / "plots").exists() and not (out / "plots").is_dir():
-        raise InputError(f"{out / 'plots'} is a file; pe-bench draws its figures into that folder")
+    check_figures_folder(out / "plots")
     for suite in chosen:
         suite.check(encodings, settings[suite.name], out, runtime)
     check_memory([suite.memory(settings[suite.name]) for suite in chosen], runtime)
     notice = manifest.check(out) if out.is_dir() else None  # last: it moves a corrupt manifest aside
     return Plan(encodings, settings, runtime, out, preset, seed, resume, notices=[notice] if notice else [])
+
+
+def check_figures_folder(plots: Path) -> None:
+    """``<out>/plots`` must be a real folder of the results folder (or not exist yet): never a file,
+    and never a symbolic link, which would send figures into a folder pe-bench does not own."""
+    if plots.is_symlink():
+        raise InputError(f"{plots} is a symbolic link; pe-bench draws its figures into a folder of its own there")
+    if plots.exists() and not plots.is_dir():
+        raise InputError(f"{plots} is a file; pe-bench draws its figures into that folder")
 
 
 def check_memory(needs: list[tuple[int, str]], runtime: Runtime) -> None:
@@ -272,8 +280,7 @@ def plot_results(results: Path, out: Path | None = None, fmt: str = "png") -> Pl
         raise InputError(f"results folder {results} does not exist or is not a folder")
     if out is None and is_owned(results):
         out = results / "plots"  # the figures of a pe-bench folder are pe-bench's
-        if out.exists() and not out.is_dir():
-            raise InputError(f"plot folder {out} exists and is not a folder")
+        check_figures_folder(out)
     else:
         out = results / "plots" if out is None else Path(out)
         check_writable_folder(out, "plot folder")

@@ -35,7 +35,7 @@ def run_check(name: str, title: str) -> list[CheckResult]:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             out = registry.CHECKS[title](name)
-    except Exception as e:  # noqa: BLE001 - a plugin's bug is a finding, not a crash
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - a plugin's bug (even sys.exit) is a finding
         return [CheckResult(name, title, False, f"raised {type(e).__name__}: {one_line(str(e))}")]
     return list(out) if isinstance(out, list) else [out]
 

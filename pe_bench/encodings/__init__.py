@@ -37,6 +37,8 @@ def base_encodings() -> tuple[str, ...]:
 def register(cls: type[PositionalEncoding], origin: Origin) -> str:
     """Add a user's encoding under its own name; a name another encoding has is an InputError."""
     known = ENCODINGS.get(cls.name)
+    if known is cls and ORIGINS.get(cls.name) is BUILT_IN:
+        return cls.name  # a built-in named by its module path: still the built-in
     if known is not None and known is not cls:
         other = ORIGINS[cls.name]
         if other is BUILT_IN:

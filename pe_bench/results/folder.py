@@ -16,15 +16,18 @@ rows of both end up in the tables.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pe_bench.errors import InputError
+from pe_bench import paths
+from pe_bench.errors import InputError, OutputError
 from pe_bench.results.files import write_atomic
 
 MARKER = ".pe-bench"
@@ -50,10 +53,41 @@ def is_owned(folder: Path) -> bool:
     return (folder / MARKER).is_file() or _is_pe_bench_manifest(folder / "manifest.json")
 
 
+def _check_path(folder: Path, flag: str) -> None:
+    """Every part of ``folder`` that exists is a folder one can enter; none is a dangling link or
+    a link loop; no name is too long for the file system (what ``mkdir`` would fail on later)."""
+    path = Path(folder.absolute().anchor)
+    for part in folder.absolute().parts[1:]:
+        path = path / part
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as e:
+            if e.errno == errno.ENOENT and path.is_symlink():
+                raise InputError(f"{flag} {folder}: {path} is a broken symbolic link") from None
+            if e.errno == errno.ENOENT:
+                break  # from here on, the folders are made
+            raise InputError(f"{flag} {folder}: {path} {paths.problem(e)}") from None
+        if not stat.S_ISDIR(mode):
+            if path != folder.absolute():
+                raise InputError(f"{flag} {folder} cannot be created: {path} is a file, not a folder")
+            return
+    try:
+        limit = os.pathconf(path if path.exists() else path.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    too_long = [p for p in folder.parts if len(os.fsencode(p)) > limit]
+    if too_long:
+        raise InputError(f"{flag} {folder}: the name {too_long[0][:40]}... is longer than the {limit} bytes "
+                         "a file name may have here")
+
+
 def check_writable_folder(folder: Path, flag: str = "--out") -> None:
     """Raise InputError unless pe-bench may write into ``folder``: new, empty, or its own."""
-    if folder.is_symlink() and not folder.exists():
-        raise InputError(f"{flag} {folder} is a broken symbolic link")
+    _check_path(folder, flag)
+    for name in OWN_NAMES:  # pe-bench's own files must be files, or it cannot write them
+        own = folder / name
+        if os.path.lexists(own) and not own.is_file():
+            raise InputError(f"{flag} {folder}: {own} is not a regular file; pe-bench keeps its {name} file there")
     if not folder.exists():
         ancestor = next(p for p in folder.absolute().parents if p.exists())
         if not ancestor.is_dir():
@@ -89,7 +123,10 @@ def _now() -> str:
 def locked(folder: Path, command: str, on_wait: Callable[[str], None] = lambda message: None) -> Iterator[None]:
     """Hold the folder's write lock for the block; wait (after ``on_wait(message)``) while another run holds it."""
     path = folder / LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -97,8 +134,12 @@ def locked(folder: Path, command: str, on_wait: Callable[[str], None] = lambda m
             holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another process"
             on_wait(f"waiting for the run writing to {folder}/ to finish: {holder}")
             fcntl.flock(fd, fcntl.LOCK_EX)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}, since {_now()}: {command}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}, since {_now()}: {command}\n".encode(), 0)
+        except OSError as e:  # a full disk: the lock is held all the same, only its note is missing
+            if e.errno != errno.ENOSPC:
+                raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
         try:
             yield
         finally:

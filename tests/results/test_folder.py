@@ -146,3 +146,72 @@ def test_the_recorded_command_can_be_rerun_when_a_path_has_spaces(tmp_path):
     command = json.loads((out / "manifest.json").read_text())["runs"][-1]["command"]
     assert f"'{out}'" in command
     assert "`pe-bench compare" in (out / "summary.md").read_text() and f"'{out}'" in (out / "summary.md").read_text()
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda d: (os.symlink(d / "b", d / "a"), os.symlink(d / "a", d / "b")) and d / "a" / "sub",
+     "is a symbolic link loop"),
+    (lambda d: os.symlink("/nonexistent/x", d / "broken") or d / "broken" / "sub", "is a broken symbolic link"),
+    (lambda d: (d / "o" / ".pe-bench.lock").mkdir(parents=True) or d / "o", ".pe-bench.lock is not a regular file"),
+    (lambda d: d / ("a" * 300), "ong"),  # "File name too long" or "longer than the ... bytes"
+])
+def test_odd_output_paths_are_one_line_before_anything_is_written(tmp_path, make, message):
+    out = make(tmp_path)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    result = invoke("compare", "--encodings", "rope", *FAST, "--out", str(out))
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and message in lines[0], result.output
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_plots_as_a_symbolic_link_to_the_users_folder_is_refused(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "speed_ratio.png").write_text("MINE")
+    out = tmp_path / "out"
+    claim(out)
+    os.symlink(mine, out / "plots")
+    result = invoke("compare", "--encodings", "rope", *FAST[:-1], "--out", str(out))
+    assert result.exit_code == 2 and "is a symbolic link" in result.output
+    assert (mine / "speed_ratio.png").read_text() == "MINE" and not (out / "speed.csv").exists()
+
+
+def test_a_plugin_that_fails_during_the_run_is_one_line_naming_it(tmp_path, plugin_registry):
+    plugin = tmp_path / "late.py"
+    plugin.write_text(
+        "from pe_bench.encodings.alibi import ALiBi\n"
+        "class Late(ALiBi):\n"
+        "    name = 'late'\n"
+        "    def attention_bias(self, dtype):\n"
+        "        bias = super().attention_bias(dtype)\n"
+        "        materialize = bias.materialize\n"
+        "        def fails_when_long(q, k):\n"
+        "            if len(q) > 20:\n"
+        "                raise ValueError('too long for me')\n"
+        "            return materialize(q, k)\n"
+        "        bias.materialize = fails_when_long\n"
+        "        return bias\n")
+    args = ["--encodings", f"{plugin}:Late", "--preset", "tiny", "--suite", "speed", "--seq-lens", "16,32",
+            "--backends", "sdpa", "--modes", "inference", "--no-plots", "--out", str(tmp_path / "o")]
+    result = invoke("compare", *args)
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "ValueError: too long for me" in lines[-1] and "pe-bench check late" in lines[-1]
+
+
+def test_a_built_in_named_by_its_module_path_stays_the_built_in(plugin_registry):
+    from pe_bench.encodings import BUILT_IN, resolve
+
+    assert resolve("pe_bench.encodings.rope:RoPE") == "rope" and plugin_registry.ORIGINS["rope"] is BUILT_IN
+
+
+def test_a_plugin_that_calls_sys_exit_is_a_failed_check_not_a_silent_exit(tmp_path, plugin_registry):
+    from pe_bench.check import check_encoding
+
+    plugin = tmp_path / "leaves.py"
+    plugin.write_text("from pe_bench.encodings.alibi import ALiBi\n"
+                      "class Leaves(ALiBi):\n    name = 'leaves'\n"
+                      "    def __init__(self, **kwargs):\n        raise SystemExit(3)\n")
+    results = check_encoding(f"{plugin}:Leaves")
+    assert not any(r.passed for r in results if r.check == "interface")
+    assert any("SystemExit" in r.detail for r in results)

@@ -33,7 +33,7 @@ from pe_bench.errors import InputError, OutputError  # noqa: E402
 from pe_bench.figures import FORMATS, NothingToPlot  # noqa: E402
 from pe_bench.interrupts import exit_code, terminations_as_interrupts  # noqa: E402
 from pe_bench.model import PRESETS  # noqa: E402
-from pe_bench.options import check_out_dir, parse_choices  # noqa: E402
+from pe_bench.options import parse_choices  # noqa: E402
 from pe_bench.progress import RichProgress  # noqa: E402
 from pe_bench.results.summary import summary_table  # noqa: E402
 from pe_bench.runner import execute, finish, plan, plot_results  # noqa: E402
@@ -230,8 +230,6 @@ def plot(
                                      autocompletion=options.completer(lambda: FORMATS, False))] = "png",
 ) -> None:
     """Draw figures from saved result tables; never reruns a benchmark."""
-    if out is not None:
-        check_out_dir(out)
     try:
         report = plot_results(results, out, fmt)
     except NothingToPlot as e:

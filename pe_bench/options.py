@@ -7,7 +7,6 @@ allowed; the CLI prints it as one line and exits with code 2.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 
 from pe_bench.errors import InputError
 
@@ -77,13 +76,6 @@ def check_choice(value: str, option: str, valid: Iterable[str]) -> str:
     if value not in valid:
         raise InputError(f"unknown {option.lstrip('-')} '{value}'; valid: {', '.join(valid)}")
     return value
-
-
-def check_out_dir(path: Path) -> Path:
-    """An output folder: may exist (as a folder) or not yet; never an existing file."""
-    if path.exists() and not path.is_dir():
-        raise InputError(f"--out {path} is an existing file; give a folder (created if missing)")
-    return path
 
 
 # Parsers for suite options (``pe_bench.suite.Option.parse``): each takes the command line's

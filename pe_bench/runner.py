@@ -282,8 +282,9 @@ def plot_results(results: Path, out: Path | None = None, fmt: str = "png") -> Pl
         out = results / "plots"  # the figures of a pe-bench folder are pe-bench's
         check_figures_folder(out)
     else:
+        flag = "plot folder" if out is None else "--out"
         out = results / "plots" if out is None else Path(out)
-        check_writable_folder(out, "plot folder")
+        check_writable_folder(out, flag)
     schemas = all_schemas()
     if not any((results / schema.filename).is_file() for schema in schemas.values()):
         expected = ", ".join(schema.filename for schema in schemas.values())

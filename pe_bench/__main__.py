@@ -1,3 +1,3 @@
-from pe_bench.cli import main
+from pe_bench.entry import main
 
 main()

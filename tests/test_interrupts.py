@@ -213,3 +213,22 @@ def test_outside_the_main_thread_it_does_nothing(handlers):
     thread.join(timeout=10)
     assert seen == handlers
     assert {s: signal.getsignal(s) for s in HANDLED} == handlers
+
+
+def test_ctrl_c_while_the_cli_still_imports_is_one_line_and_exit_130(monkeypatch, capsys):
+    """The first seconds go to importing torch: an interrupt there must not print an import traceback."""
+    import builtins
+
+    from pe_bench import entry
+
+    real_import = builtins.__import__
+
+    def interrupted_import(name, *args, **kwargs):
+        if name == "pe_bench.cli":
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted_import)
+    with pytest.raises(SystemExit) as exit_:
+        entry.main()
+    assert exit_.value.code == 130 and capsys.readouterr().err == "Error: interrupted\n"

@@ -27,7 +27,6 @@ class AttentionInputs:
     transform: QKTransform | None = None  # applied to queries, and to new keys when the cache stores transformed keys
     key_transform: QKTransform | None = None  # applied to all S cached keys (caches that store raw keys)
     compile_flex: bool = True
-    _dense: dict[torch.dtype, Tensor | None] = field(default_factory=dict, repr=False)
     _memo: dict[object, object] = field(default_factory=dict, repr=False)
 
     @property
@@ -53,16 +52,16 @@ class AttentionInputs:
         on purpose: SDPA's CPU flash kernel accepts a 4-D mask but falls back to the much
         slower math kernel for a 3-D one.
         """
-        if dtype not in self._dense:
-            allowed = self.allowed_matrix()
-            if self.bias is None:
-                self._dense[dtype] = None if allowed is None else allowed[None, None]  # (1, 1, Tq, kv_len)
-            else:
-                bias = self.bias.materialize(self.q_pos, self.k_pos[: self.kv_len]).to(dtype)  # (H, Tq, kv_len)
-                if allowed is not None:
-                    bias = bias.masked_fill(~allowed, float("-inf"))
-                self._dense[dtype] = bias[None]  # (1, H, Tq, kv_len)
-        return self._dense[dtype]
+        return self.memo(("dense mask", dtype), lambda: self._build_dense_mask(dtype))
+
+    def _build_dense_mask(self, dtype: torch.dtype) -> Tensor | None:
+        allowed = self.allowed_matrix()
+        if self.bias is None:
+            return None if allowed is None else allowed[None, None]  # (1, 1, Tq, kv_len)
+        bias = self.bias.materialize(self.q_pos, self.k_pos[: self.kv_len]).to(dtype)  # (H, Tq, kv_len)
+        if allowed is not None:
+            bias = bias.masked_fill(~allowed, float("-inf"))
+        return bias[None]  # (1, H, Tq, kv_len)
 
     def memo(self, key: object, build: Callable[[], object]) -> object:
         """``build()``, computed on the first call with ``key`` and shared by every layer after it."""

@@ -141,3 +141,15 @@ def test_flex_sees_one_memory_layout_whatever_the_encoding(monkeypatch, tokens):
         for name in one_per_family:
             build_model(name, "tiny", compile_flex=True, backend="flex").eval()(tokens)
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize("backend", ["eager", "sdpa"])
+def test_a_dense_bias_is_built_once_per_forward_and_shared_by_every_layer(backend, tokens, monkeypatch):
+    model = tiny_model("alibi", backend=backend).eval()
+    bias_type = type(model.encoding.attention_bias(torch.float32))
+    calls = []
+    real = bias_type.materialize
+    monkeypatch.setattr(bias_type, "materialize", lambda self, q, k: calls.append(1) or real(self, q, k))
+    with torch.no_grad():
+        model(tokens)
+    assert model.config.n_layers > 1 and len(calls) == 1

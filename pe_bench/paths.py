@@ -13,21 +13,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+#: (test on a mode, what such a path is), in the order they are tried
+_KINDS = ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
 def kind(mode: int) -> str:
     """What a path is, from its mode: "a regular file", "a folder", "a FIFO", "a character device", ..."""
-    if stat.S_ISREG(mode):
-        return "a regular file"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    return "not a file"
+    return next((name for test, name in _KINDS if test(mode)), "not a file")
 
 
 def problem(error: OSError) -> str:

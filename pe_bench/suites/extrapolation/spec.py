@@ -17,7 +17,7 @@ from pe_bench.options import as_given, check_choice, check_int, int_list, switch
 from pe_bench.results.schema import OUTCOME_COLUMNS, Schema, integer, number, text
 from pe_bench.runtime import Runtime
 from pe_bench.suite import Option
-from pe_bench.training import TrainConfig
+from pe_bench.training import TrainConfig, shard_problem
 
 FACTORS = (1, 2, 4, 8, 16)
 STREAM_POLICIES = (("window", "original"), ("window", "slot"), ("sinks", "original"), ("sinks", "slot"))
@@ -128,7 +128,10 @@ def validate(settings: ExtrapolationSettings) -> None:
 
 def check(encodings: tuple[str, ...], settings: ExtrapolationSettings, out: Path, runtime: Runtime) -> None:
     """Before anything runs: the checkpoint folder can hold checkpoints, and every one this run
-    would reuse loads."""
+    would reuse loads; under DDP, the global batch splits evenly over the ranks."""
+    world = runtime.world
+    if world.collective and settings.batch_size % world.world_size:
+        raise InputError(shard_problem(settings.batch_size, world.world_size))
     checkpoints.check_folder(out / "checkpoints")
     if settings.retrain:
         return

@@ -193,7 +193,8 @@ def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device:
         except Exception as e:
             if not plugins:
                 raise  # pe-bench's own bug: the traceback is what a report needs
-            _fail(f"stopped by {type(e).__name__}: {' '.join(str(e).split())[:300]} — with the user encodings "
+            _fail(f"{'' if world.is_main else f'rank {world.rank}: '}stopped by {type(e).__name__}: "
+                  f"{' '.join(str(e).split())[:300]} — with the user encodings "
                   f"{', '.join(plugins)}; rows finished before it are saved in {out}/ "
                   f"(pe-bench check {' '.join(plugins)} may say which part breaks)", 1, every_rank=True)
         distributed.stop(world)

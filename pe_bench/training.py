@@ -18,6 +18,7 @@ import inspect
 import math
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -112,6 +113,24 @@ def train(model: Transformer, data: Tensor, config: TrainConfig, runtime: Runtim
     Under DDP every rank must call this with the same arguments; the loss reported (and the
     divergence check) is the global batch's, the same on every rank.
     """
+    backend = model.backend
+    try:
+        if runtime.device.type == "cuda" and model.config.train_backend:  # the large preset: flex, with its backward
+            model.backend = model.config.train_backend
+        return _train(model, data, config, runtime, advance)
+    finally:
+        model.backend = backend
+
+
+def _autocast(model: Transformer, runtime: Runtime) -> AbstractContextManager:
+    """On CUDA, torch.autocast in the model config's training dtype (the large preset: bfloat16); else nothing."""
+    if runtime.device.type == "cuda" and model.config.train_autocast:
+        return torch.autocast("cuda", dtype=getattr(torch, model.config.train_autocast))
+    return nullcontext()
+
+
+def _train(model: Transformer, data: Tensor, config: TrainConfig, runtime: Runtime,
+           advance: Callable[..., None]) -> TrainResult:
     world = runtime.world
     if world.collective:  # rank 0 may still be writing the last model's rows: wait for it without a time limit
         world.sync()
@@ -128,8 +147,9 @@ def train(model: Transformer, data: Tensor, config: TrainConfig, runtime: Runtim
             group["lr"] = learning_rate(step, config)
         x, y = sample_batch(data, config.train_len, config.batch_size, generator)  # the global batch
         x, y = shard(x, world).to(runtime.device), shard(y, world).to(runtime.device)  # (B / N, L) each
-        logits = net(x)  # through DDP's forward, which arms the gradient all-reduce
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        with _autocast(model, runtime):  # the forward pass and the loss; backward follows the forward's dtypes
+            logits = net(x)  # through DDP's forward, which arms the gradient all-reduce
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

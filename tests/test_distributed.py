@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -21,7 +22,10 @@ import pytest
 import torch
 from dataclasses import replace
 
+from typer.testing import CliRunner
+
 from pe_bench import distributed
+from pe_bench.cli import app
 from pe_bench.distributed import World
 from pe_bench.errors import InputError
 from pe_bench.runner import execute, plan
@@ -78,25 +82,35 @@ def finished(process: subprocess.Popen) -> tuple[int, str, str]:
     return process.returncode, out, err
 
 
-def one_process(encodings: tuple[str, ...], out: Path) -> None:
+def one_process(encodings: tuple[str, ...], corpus: Path, out: Path) -> None:
     """The same run in this process, on 1 thread as each rank has."""
     threads = torch.get_num_threads()
     try:
         run_plan = plan(encodings, ("extrapolation",), "tiny", make_runtime("cpu", threads=1), out,
-                        overrides={"steps": STEPS, "eval_lens": EVAL_LENS})
+                        overrides={"steps": STEPS, "eval_lens": EVAL_LENS, "corpus": corpus})
         execute(run_plan)
     finally:
         torch.set_num_threads(threads)
+
+
+def small_corpus(path: Path) -> Path:
+    """30 KB of code-like text, the same every time: reading the default corpus costs each rank a second."""
+    rng = random.Random(0)
+    words = "def return self import class for while if else value index data result item list key".split()
+    path.write_text("\n".join(" ".join(rng.choice(words) for _ in range(rng.randint(3, 9))) for _ in range(700)))
+    return path
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, tuple[Path, int, str, str]]:
     """2 ranks with DDP (torchrun), 2 ranks sweeping 3 encodings (by hand), and one process, side by side."""
     root = tmp_path_factory.mktemp("distributed")
-    ddp = torchrun(2, *RUN, "--encodings", "alibi,sinusoidal", "--out", str(root / "ddp"))
-    sweep = by_hand(2, *RUN, "--encodings", "alibi,sinusoidal,nope", "--distribute", "sweep",
+    corpus = small_corpus(root / "corpus.txt")
+    run = [*RUN, "--corpus", str(corpus)]
+    ddp = torchrun(2, *run, "--encodings", "alibi,sinusoidal", "--out", str(root / "ddp"))
+    sweep = by_hand(2, *run, "--encodings", "alibi,sinusoidal,nope", "--distribute", "sweep",
                     "--out", str(root / "sweep"))
-    one_process(("alibi", "sinusoidal", "nope"), root / "one")
+    one_process(("alibi", "sinusoidal", "nope"), corpus, root / "one")
     results = {"one": (root / "one", 0, "", ""), "ddp": (root / "ddp", *finished(ddp))}
     for rank, process in enumerate(sweep):
         results[f"sweep rank {rank}"] = (root / "sweep", *finished(process))
@@ -157,17 +171,19 @@ def test_a_sweep_deals_the_jobs_out_and_rank_zero_writes_every_row(runs):
     assert (entry["world_size"], entry["distribute"]) == (2, "sweep")
 
 
-def test_bad_input_stops_every_rank_and_rank_zero_says_why(tmp_path):
-    """Two ranks launched by hand (the environment torchrun sets): both exit 2, one line from rank 0."""
-    results = [finished(p) for p in by_hand(2, *RUN, "--encodings", "rope", "--device", "cuda",
-                                            "--out", str(tmp_path / "out"))]
+@pytest.mark.parametrize("rank", [0, 1])
+def test_bad_input_stops_every_rank_and_rank_zero_says_why(rank, tmp_path, monkeypatch):
+    """Every rank finds the same bad input before the process group exists: each exits 2, rank 0 alone says why."""
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    assert [code for code, _, _ in results] == [2, 2]
-    assert results[0][2].strip().splitlines() == [
-        "Error: --device cuda is not available on this machine; available: cpu"]
-    assert results[1][2] == "" and results[1][1] == ""
-    assert not (tmp_path / "out").exists()
+    for name, value in dict(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
+                            MASTER_PORT=str(free_port())).items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, [*RUN, "--encodings", "rope", "--device", "cuda", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    said = result.stderr.strip().splitlines()
+    assert said == (["Error: --device cuda is not available on this machine; available: cpu"] if rank == 0 else [])
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_batch_the_ranks_cannot_split_is_bad_input(tmp_path):

@@ -70,6 +70,10 @@ PRESETS: dict[str, ExtrapolationSettings] = {
     "quick": ExtrapolationSettings("quick", train_len=64, steps=400, batch_size=16, lr=2e-3, sliding_tokens=2048),
     "standard": ExtrapolationSettings("standard", train_len=128, steps=800, batch_size=16, lr=1e-3,
                                       eval_tokens=65536, sliding_tokens=16384),
+    # for GPUs (the ALiBi paper's setting, scaled down in steps): L = 512, evaluated to 16L = 8192; 5000 steps
+    # of 32 x 512 tokens, bf16 autocast and flex attention in training on CUDA (model preset "large")
+    "large": ExtrapolationSettings("large", train_len=512, steps=5000, batch_size=32, lr=6e-4, eval_tokens=131072,
+                                   sliding_tokens=32768, stream_factor=4),
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -55,8 +56,9 @@ def environment(**extra: str) -> dict[str, str]:
 
 
 def launch(command: list[str], **env: str) -> subprocess.Popen:
+    # a session of its own: a run that overstays is killed with every process it started (torchrun's ranks)
     return subprocess.Popen(command, env=environment(**env), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def torchrun(ranks: int, *args: str) -> subprocess.Popen:
@@ -76,7 +78,7 @@ def finished(process: subprocess.Popen) -> tuple[int, str, str]:
     try:
         out, err = process.communicate(timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         out, err = process.communicate()
         pytest.fail(f"no result within {TIMEOUT_S} s: {err[-2000:]}")
     return process.returncode, out, err

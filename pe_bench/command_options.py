@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pe_bench.distributed import DISTRIBUTE
 from pe_bench.model import PRESETS
 from pe_bench.runtime import DEVICES, DTYPES
 from pe_bench.suite import Option
@@ -56,6 +57,9 @@ RUN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
      Path("results")),
     ("resume", Annotated[bool, typer.Option("--resume", help="Skip rows already saved in --out for the same "
                                                              "settings.")], False),
+    ("distribute", Annotated[str, choice(*DISTRIBUTE, help="Under torchrun: ddp trains each model on all ranks "
+                                                           "(data sharded); sweep deals whole training jobs out "
+                                                           "to the ranks.")], "ddp"),
     ("plots", Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the figures into <out>/plots/ at the "
                                                                       "end.")], True),
 )

@@ -36,6 +36,7 @@ from pe_bench.figures.encodings import FIGURES as ENCODING_FIGURES
 from pe_bench.figures.common import FigureSpec
 from pe_bench.options import check_seed
 from pe_bench.progress import Progress
+from pe_bench.ranks import batches, from_main, work_alongside
 from pe_bench.results import manifest
 from pe_bench.results.files import remove_stale_temporaries
 from pe_bench.results.folder import check_writable_folder, claim, is_owned, locked
@@ -107,7 +108,8 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
     for suite in chosen:
         suite.check(encodings, settings[suite.name], out, runtime)
     check_memory([suite.memory(settings[suite.name]) for suite in chosen], runtime)
-    notice = manifest.check(out) if out.is_dir() else None  # last: it moves a corrupt manifest aside
+    # last: it moves a corrupt manifest aside (rank 0 alone: the others never write)
+    notice = manifest.check(out) if out.is_dir() and runtime.world.is_main else None
     return Plan(encodings, settings, runtime, out, preset, seed, resume, notices=[notice] if notice else [])
 
 
@@ -153,6 +155,8 @@ def execute(run_plan: Plan, progress: Progress | None = None, command: list[str]
     and the manifest says the run was interrupted. The output folder is claimed (results/folder.py)
     and locked while the run writes: a second run into it waits (``on_wait`` says for whom).
     """
+    if not run_plan.runtime.world.is_main:  # under torchrun: its share of the work, writing nothing (ranks.py)
+        return work_alongside(run_plan.suites, run_plan.encodings, RunContext(run_plan.runtime, run_plan.out))
     claim(run_plan.out)
     with locked(run_plan.out, _quoted(command), on_wait):
         remove_stale_temporaries(run_plan.out)  # left by a run that was killed (its pid is gone)
@@ -168,15 +172,15 @@ def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | Non
                                    if ORIGINS[name] is not BUILT_IN}
     entry = manifest.new_entry(encodings=run_plan.encodings, suites=run_plan.suites, preset=run_plan.preset,
                                runtime_record=run_plan.runtime.record(), seed=run_plan.seed, resume=run_plan.resume,
-                               command=command, **records)
+                               command=command, **run_plan.runtime.world.record(), **records)
     _notice(run_plan, manifest.record(out, entry))
-    existing = Existing(load_tables(out) if run_plan.resume else {})
+    existing = Existing(from_main(run_plan.runtime.world, lambda: load_tables(out) if run_plan.resume else {}))
     context = RunContext(run_plan.runtime, out, progress, existing)
     try:
         for name, settings in run_plan.suites.items():
             start = time.perf_counter()
             with progress.stage(name):
-                for schema, rows in SUITES[name].run(run_plan.encodings, settings, context):
+                for schema, rows in batches(SUITES[name], run_plan.encodings, settings, context):
                     if not rows:
                         continue
                     upsert(out, schema, rows)

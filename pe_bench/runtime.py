@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from pe_bench.distributed import SINGLE, World
 from pe_bench.errors import InputError, Unsupported
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -17,11 +18,16 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 @dataclass(frozen=True)
 class Runtime:
-    """The device, dtype and thread count a run uses; recorded with every result row."""
+    """The device, dtype and thread count a run uses; recorded with every result row.
+
+    ``world`` says which rank this process is under torchrun (pe_bench/distributed.py); it is
+    not part of a row: the same settings give the same numbers whatever the number of ranks.
+    """
 
     device: torch.device
     dtype: torch.dtype
     threads: int
+    world: World = SINGLE
 
     @property
     def dtype_name(self) -> str:

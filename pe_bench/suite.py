@@ -125,6 +125,9 @@ class Suite:
     #: settings -> (estimated peak bytes, the shape that needs them): checked against the memory
     #: the machine has before any work, so an absurd length is refused instead of running out
     memory: Callable[[Any], tuple[int, str]] = _no_memory
+    #: True if the suite trains models: under torchrun every rank takes part (DDP or a sweep,
+    #: pe_bench/ranks.py); a suite that does not runs on rank 0 alone
+    trains: bool = False
 
     def settings(self, preset: str, **overrides: Any) -> Any:
         """The preset's settings with the non-None ``overrides`` applied, validated."""

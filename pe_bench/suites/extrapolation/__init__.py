@@ -36,6 +36,7 @@ SUITE = Suite(
     memory=spec.memory,
     check=spec.check,
     record=spec.record,
+    trains=True,
 )
 
 __all__ = ["EXTRAPOLATION", "PRESETS", "SUITE", "TRAINING", "ExtrapolationSettings", "run_extrapolation"]

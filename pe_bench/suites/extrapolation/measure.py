@@ -109,15 +109,23 @@ def _dynamic_rows(model: Transformer, tokens: torch.Tensor, settings: Extrapolat
 
 def _trained_model(name: str, settings: ExtrapolationSettings, corpus: Corpus, runtime: Runtime,
                    checkpoint_dir: Path, progress: Progress) -> tuple[Transformer, TrainResult]:
-    """Load the checkpoint for (name, settings, corpus) or train and save one."""
+    """Load the checkpoint for (name, settings, corpus) or train and save one.
+
+    Under DDP, rank 0 decides (its folder is the one written to), loads the checkpoint and
+    sends the weights to the other ranks, and alone saves what they trained together.
+    """
     model = build_model(name, settings.model_config(), seed=settings.seed).to(runtime.device, runtime.dtype)
     ident = checkpoints.identity(name, settings.model_config(), settings.train_config(), corpus.checksum, runtime)
     path = checkpoints.path_for(checkpoint_dir, ident)
-    if path.exists() and not settings.retrain:
-        return model, checkpoints.load(path, ident, model)
+    world = runtime.world
+    if world.broadcast(path.exists() and not settings.retrain):
+        loaded = checkpoints.load(path, ident, model) if world.saves_checkpoints else None
+        world.copy_weights_from_main(model)
+        model.eval()
+        return model, world.broadcast(loaded)
     with progress.task(f"train {name}", total=settings.steps) as advance:
         result = train(model, corpus.train, settings.train_config(), runtime, advance)
-    if not result.diverged:
+    if not result.diverged and world.saves_checkpoints:
         checkpoints.save(path, ident, model, result)
     return model, result
 

@@ -17,7 +17,7 @@ from pe_bench.options import as_given, check_choice, check_int, int_list, switch
 from pe_bench.results.schema import OUTCOME_COLUMNS, Schema, integer, number, text
 from pe_bench.runtime import Runtime
 from pe_bench.suite import Option
-from pe_bench.training import TrainConfig
+from pe_bench.training import TrainConfig, shard_problem
 
 FACTORS = (1, 2, 4, 8, 16)
 STREAM_POLICIES = (("window", "original"), ("window", "slot"), ("sinks", "original"), ("sinks", "slot"))
@@ -70,6 +70,10 @@ PRESETS: dict[str, ExtrapolationSettings] = {
     "quick": ExtrapolationSettings("quick", train_len=64, steps=400, batch_size=16, lr=2e-3, sliding_tokens=2048),
     "standard": ExtrapolationSettings("standard", train_len=128, steps=800, batch_size=16, lr=1e-3,
                                       eval_tokens=65536, sliding_tokens=16384),
+    # for GPUs (the ALiBi paper's setting, scaled down in steps): L = 512, evaluated to 16L = 8192; 5000 steps
+    # of 32 x 512 tokens, bf16 autocast and flex attention in training on CUDA (model preset "large")
+    "large": ExtrapolationSettings("large", train_len=512, steps=5000, batch_size=32, lr=6e-4, eval_tokens=131072,
+                                   sliding_tokens=32768, stream_factor=4),
 }
 
 
@@ -128,7 +132,10 @@ def validate(settings: ExtrapolationSettings) -> None:
 
 def check(encodings: tuple[str, ...], settings: ExtrapolationSettings, out: Path, runtime: Runtime) -> None:
     """Before anything runs: the checkpoint folder can hold checkpoints, and every one this run
-    would reuse loads."""
+    would reuse loads; under DDP, the global batch splits evenly over the ranks."""
+    world = runtime.world
+    if world.collective and settings.batch_size % world.world_size:
+        raise InputError(shard_problem(settings.batch_size, world.world_size))
     checkpoints.check_folder(out / "checkpoints")
     if settings.retrain:
         return

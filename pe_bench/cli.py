@@ -144,7 +144,7 @@ def check(names: Annotated[list[str], typer.Argument(
 
 
 def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device: str, dtype: str,
-                    threads: int | None, seed: int, out: Path, overrides: dict[str, Any], resume: bool,
+                    threads: int | None, seed: int | None, out: Path, overrides: dict[str, Any], resume: bool,
                     plots: bool) -> None:
     """Validate everything, run with progress bars, print each suite's table and the summary."""
     # SIGTERM and SIGHUP end a run as Ctrl-C does (rows kept, temporaries removed, manifest

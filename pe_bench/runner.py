@@ -42,6 +42,7 @@ from pe_bench.results.folder import check_writable_folder, claim, is_owned, lock
 from pe_bench.results.summary import write_report
 from pe_bench.results.tables import key_text, read_table, upsert
 from pe_bench.runtime import Runtime, available_memory
+from pe_bench.seeds import check_resume, seed_overrides
 from pe_bench.suite import Existing, RunContext, with_nope
 from pe_bench.suites import SUITES, all_schemas
 
@@ -96,8 +97,9 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
                 raise InputError(f"unknown option '{option}'")
             flag = "--" + option.replace("_", "-")
             raise InputError(f"{flag} applies to the {' and '.join(owners)} suite, which this run does not include")
+    seeds = overrides.pop("seeds", None)
     settings = {
-        suite.name: suite.settings(preset, seed=seed,
+        suite.name: suite.settings(preset, **seed_overrides(suite, seed, seeds),
                                    **{k: v for k, v in overrides.items() if k in suite.option_names()})
         for suite in chosen
     }
@@ -107,6 +109,8 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
     for suite in chosen:
         suite.check(encodings, settings[suite.name], out, runtime)
     check_memory([suite.memory(settings[suite.name]) for suite in chosen], runtime)
+    for suite in chosen if resume else ():
+        check_resume(out, suite, settings[suite.name])  # the same seeds as the run it resumes
     notice = manifest.check(out) if out.is_dir() else None  # last: it moves a corrupt manifest aside
     return Plan(encodings, settings, runtime, out, preset, seed, resume, notices=[notice] if notice else [])
 
@@ -216,8 +220,9 @@ def tables_for_run(run_plan: Plan) -> dict[str, pd.DataFrame]:
                 continue
             if "encoding" in df.columns:
                 df = df[df["encoding"].isin(names)]
-            for column, value in values.items():
-                df = df[df[column].map(key_text) == key_text(value)]
+            for column, value in values.items():  # a tuple: any of its values (a training suite's seeds)
+                wanted = {key_text(v) for v in (value if isinstance(value, tuple) else (value,))}
+                df = df[df[column].map(key_text).isin(wanted)]
             tables[table] = df
     return tables
 

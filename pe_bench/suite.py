@@ -104,7 +104,7 @@ class Suite:
     description: str
     tables: tuple[Schema, ...]
     options: tuple[Option, ...]
-    #: preset name -> settings (a frozen dataclass with a ``seed`` field)
+    #: preset name -> settings (a frozen dataclass with a ``seed`` field, or ``seeds`` if it trains: seeds.py)
     presets: Mapping[str, Any]
     #: raises InputError for settings that cannot run (a window larger than a context, ...)
     validate: Callable[[Any], None]
@@ -113,7 +113,8 @@ class Suite:
     #: this run's rows, by table name -> what the terminal shows
     render: Callable[[dict[str, pd.DataFrame]], RenderableType]
     #: (settings, runtime) -> {table name: {column: value}}: the column values that identify this
-    #: run's configuration in each table, so reports never mix rows of another setting
+    #: run's configuration in each table, so reports never mix rows of another setting; a tuple
+    #: value keeps rows with any of its values (the seeds of a training suite)
     selects: Callable[[Any, Runtime], dict[str, dict[str, Any]]]
     summary: SummaryPart
     figures: tuple[FigureSpec, ...] = ()

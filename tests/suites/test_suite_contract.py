@@ -15,6 +15,7 @@ from pe_bench.errors import InputError
 from pe_bench.model import Transformer
 from pe_bench.runner import execute, finish, plan
 from pe_bench.runtime import make_runtime
+from pe_bench.seeds import trains
 from pe_bench.suites import SUITES
 from pe_bench.results.folder import MARKER, claim
 from pe_bench.results.tables import key_strings
@@ -90,7 +91,7 @@ def test_declarations_are_consistent(name):
         suite.validate(settings)  # every preset is valid as shipped
         for option in suite.options:
             assert hasattr(settings, option.name), f"{name}: option {option.name} is not a settings field"
-        assert hasattr(settings, "seed")
+        assert hasattr(settings, "seeds" if trains(suite) else "seed")
     assert set(suite.selects(suite.presets["tiny"], RUNTIME)) <= {s.name for s in suite.tables}
     assert {spec.table for spec in suite.figures} <= {s.name for s in suite.tables}
     assert len({c for c in suite.summary.columns}) == len(suite.summary.columns)

@@ -70,6 +70,7 @@ class Finished:
     suite_tables: list[RenderableType]
     figures: list[Path]
     skipped_figures: list[tuple[str, str]]
+    differences: pd.DataFrame = field(default_factory=pd.DataFrame)  # the summary's claims tested across seeds
 
 
 def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runtime: Runtime, out: Path,
@@ -250,11 +251,11 @@ def _finish(run_plan: Plan, draw_plots: bool, command: list[str] | None) -> Fini
                               run_plan.out / "plots", source="this run")
         figures, skipped = report.drawn, report.skipped
     parts = [suite.summary for suite in SUITES.values()]
-    summary = write_report(run_plan.out, tables, parts, encodings=run_plan.encodings, preset=run_plan.preset,
+    summary, differences = write_report(run_plan.out, tables, parts, encodings=run_plan.encodings, preset=run_plan.preset,
                            runtime_record=run_plan.runtime.record(),
                            command=_quoted(command),
                            suite_tables=suite_tables, figures=figures)
-    return Finished(summary, suite_tables, figures, skipped)
+    return Finished(summary, suite_tables, figures, skipped, differences)
 
 
 def figure_specs() -> list[FigureSpec]:

@@ -98,10 +98,9 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
                 raise InputError(f"unknown option '{option}'")
             flag = "--" + option.replace("_", "-")
             raise InputError(f"{flag} applies to the {' and '.join(owners)} suite, which this run does not include")
-    seeds = overrides.pop("seeds", None)
-    settings = {
-        suite.name: suite.settings(preset, **seed_overrides(suite, seed, seeds),
-                                   **{k: v for k, v in overrides.items() if k in suite.option_names()})
+    settings = {  # --seed and --seeds: seeds.py
+        suite.name: suite.settings(preset, **seed_overrides(suite, seed, overrides.get("seeds")),
+                                   **{k: v for k, v in overrides.items() if k in suite.option_names() and k != "seeds"})
         for suite in chosen
     }
     check_writable_folder(out)
@@ -222,8 +221,7 @@ def tables_for_run(run_plan: Plan) -> dict[str, pd.DataFrame]:
             if "encoding" in df.columns:
                 df = df[df["encoding"].isin(names)]
             for column, value in values.items():  # a tuple: any of its values (a training suite's seeds)
-                wanted = {key_text(v) for v in (value if isinstance(value, tuple) else (value,))}
-                df = df[df[column].map(key_text).isin(wanted)]
+                df = df[df[column].map(key_text).isin(map(key_text, value if isinstance(value, tuple) else [value]))]
             tables[table] = df
     return tables
 
@@ -251,10 +249,9 @@ def _finish(run_plan: Plan, draw_plots: bool, command: list[str] | None) -> Fini
                               run_plan.out / "plots", source="this run")
         figures, skipped = report.drawn, report.skipped
     parts = [suite.summary for suite in SUITES.values()]
-    summary, differences = write_report(run_plan.out, tables, parts, encodings=run_plan.encodings, preset=run_plan.preset,
-                           runtime_record=run_plan.runtime.record(),
-                           command=_quoted(command),
-                           suite_tables=suite_tables, figures=figures)
+    summary, differences = write_report(run_plan.out, tables, parts, encodings=run_plan.encodings,
+                                        preset=run_plan.preset, runtime_record=run_plan.runtime.record(),
+                                        command=_quoted(command), suite_tables=suite_tables, figures=figures)
     return Finished(summary, suite_tables, figures, skipped, differences)
 
 

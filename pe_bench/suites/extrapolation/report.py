@@ -133,7 +133,7 @@ SUMMARY = SummaryPart(
         ("ppl L", lambda r: plus_minus(r["ppl_L"], r["ppl_L_ci95"])),
         ("ppl 4L", lambda r: plus_minus(r["ppl_4L"], r["ppl_4L_ci95"])),
         ("ppl 8L", lambda r: plus_minus(r["ppl_8L"], r["ppl_8L_ci95"])),
-        ("8L/L", lambda r: plus_minus(r["ratio_8L_L"], r["ratio_8L_L_ci95"], suffix="x")),
+        ("8L/L", lambda r: plus_minus(r["ratio_8L_L"], r["ratio_8L_L_ci95"], 3, suffix="x")),
         ("seeds", lambda r: seeds_label(r["seeds"])),
         ("best RoPE scaling", lambda r: label(r["best_rope_scaling"])),
     ),

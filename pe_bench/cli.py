@@ -38,7 +38,7 @@ from pe_bench.interrupts import exit_code, terminations_as_interrupts  # noqa: E
 from pe_bench.model import PRESETS  # noqa: E402
 from pe_bench.options import parse_choices  # noqa: E402
 from pe_bench.progress import Progress, RichProgress  # noqa: E402
-from pe_bench.results.summary import summary_table  # noqa: E402
+from pe_bench.results.summary import differences_table, summary_table  # noqa: E402
 from pe_bench.runner import execute, finish, plan, plot_results  # noqa: E402
 from pe_bench.runtime import make_runtime  # noqa: E402
 from pe_bench.suites import SUITES  # noqa: E402
@@ -150,7 +150,7 @@ def check(names: Annotated[list[str], typer.Argument(
 
 
 def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device: str, dtype: str,
-                    threads: int | None, seed: int, out: Path, overrides: dict[str, Any], resume: bool,
+                    threads: int | None, seed: int | None, out: Path, overrides: dict[str, Any], resume: bool,
                     plots: bool, distribute: str) -> None:
     """Validate everything, run with progress bars, print each suite's table and the summary.
 
@@ -210,9 +210,11 @@ def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device:
         for table in done.suite_tables:
             console.print(table)
         console.print(summary_table(done.summary, [s.summary for s in SUITES.values()]))
+        if len(done.differences):
+            console.print(differences_table(done.differences))
         for name, reason in done.skipped_figures:
             console.print(f"skipped figure {name}: {reason}")
-        console.print(f"wrote {out}/summary.md, summary.csv, manifest.json, the tables"
+        console.print(f"wrote {out}/summary.md, summary.csv, differences.csv, manifest.json, the tables"
                       + (f" and {len(done.figures)} figures in {out}/plots/" if done.figures else ""))
 
 

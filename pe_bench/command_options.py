@@ -52,7 +52,9 @@ RUN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("device", Annotated[str, choice(*DEVICES, help="auto picks cuda, then mps, then cpu.")], "auto"),
     ("dtype", Annotated[str, choice(*DTYPES, help="Weights and activations.")], "float32"),
     ("threads", Annotated[int | None, typer.Option(help="CPU threads torch may use (default: all cores).")], None),
-    ("seed", Annotated[int, typer.Option(help="Seed for weights and data.")], 0),
+    ("seed", Annotated[int | None, typer.Option(
+        help="Seed for weights and data, for every suite (default 0; a training suite's preset may run more: "
+             "see --seeds, which it cannot be combined with).")], None),
     ("out", Annotated[Path, typer.Option(help="Folder for the result tables (created if missing).")],
      Path("results")),
     ("resume", Annotated[bool, typer.Option("--resume", help="Skip rows already saved in --out for the same "

@@ -72,11 +72,11 @@ def batches(suite: Suite, encodings: tuple[str, ...], settings: Any, context: Ru
 
 def _sweep(suite: Suite, encodings: tuple[str, ...], settings: Any, context: RunContext, world: World
            ) -> Iterator[tuple[Schema, Rows]]:
-    mine = jobs_of(world.rank, world.world_size, sweep_jobs(encodings, (settings.seed,)))
+    mine = jobs_of(world.rank, world.world_size, sweep_jobs(encodings, settings.seeds))
     alone = replace(context, runtime=replace(context.runtime, world=world.alone()))
     kept: list[tuple[Schema, Rows]] = []
     for seed, jobs in itertools.groupby(mine, key=lambda job: job[1]):
-        for batch in suite.run(tuple(name for name, _ in jobs), replace(settings, seed=seed), alone):
+        for batch in suite.run(tuple(name for name, _ in jobs), replace(settings, seeds=(seed,)), alone):
             if world.is_main:
                 yield batch
             else:

@@ -42,7 +42,8 @@ from pe_bench.results.files import remove_stale_temporaries
 from pe_bench.results.folder import check_writable_folder, claim, is_owned, locked
 from pe_bench.results.summary import write_report
 from pe_bench.results.tables import key_text, read_table, upsert
-from pe_bench.runtime import Runtime, available_memory
+from pe_bench.runtime import Runtime, check_memory
+from pe_bench.seeds import check_resume, seed_overrides
 from pe_bench.suite import Existing, RunContext, with_nope
 from pe_bench.suites import SUITES, all_schemas
 
@@ -70,6 +71,7 @@ class Finished:
     suite_tables: list[RenderableType]
     figures: list[Path]
     skipped_figures: list[tuple[str, str]]
+    differences: pd.DataFrame = field(default_factory=pd.DataFrame)  # the summary's claims tested across seeds
 
 
 def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runtime: Runtime, out: Path,
@@ -97,9 +99,9 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
                 raise InputError(f"unknown option '{option}'")
             flag = "--" + option.replace("_", "-")
             raise InputError(f"{flag} applies to the {' and '.join(owners)} suite, which this run does not include")
-    settings = {
-        suite.name: suite.settings(preset, seed=seed,
-                                   **{k: v for k, v in overrides.items() if k in suite.option_names()})
+    settings = {  # --seed and --seeds: seeds.py
+        suite.name: suite.settings(preset, **seed_overrides(suite, seed, overrides.get("seeds")),
+                                   **{k: v for k, v in overrides.items() if k in suite.option_names() and k != "seeds"})
         for suite in chosen
     }
     check_writable_folder(out)
@@ -108,6 +110,8 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
     for suite in chosen:
         suite.check(encodings, settings[suite.name], out, runtime)
     check_memory([suite.memory(settings[suite.name]) for suite in chosen], runtime)
+    for suite in chosen if resume else ():
+        check_resume(out, suite, settings[suite.name])  # the same seeds as the run it resumes
     # last: it moves a corrupt manifest aside (rank 0 alone: the others never write)
     notice = manifest.check(out) if out.is_dir() and runtime.world.is_main else None
     return Plan(encodings, settings, runtime, out, preset, seed, resume, notices=[notice] if notice else [])
@@ -120,15 +124,6 @@ def check_figures_folder(plots: Path) -> None:
         raise InputError(f"{plots} is a symbolic link; pe-bench draws its figures into a folder of its own there")
     if plots.exists() and not plots.is_dir():
         raise InputError(f"{plots} is a file; pe-bench draws its figures into that folder")
-
-
-def check_memory(needs: list[tuple[int, str]], runtime: Runtime) -> None:
-    """Refuse a run whose largest shape would need more memory than the device has free."""
-    available = available_memory(runtime)
-    need, shape = max(needs, default=(0, ""))
-    if available is not None and need > available:
-        raise InputError(f"{shape} needs about {need / 2**30:,.1f} GiB, and {runtime.device_name} has "
-                         f"{available / 2**30:,.1f} GiB available; use shorter lengths or a smaller batch")
 
 
 def load_tables(out: Path) -> dict[str, pd.DataFrame]:
@@ -220,8 +215,8 @@ def tables_for_run(run_plan: Plan) -> dict[str, pd.DataFrame]:
                 continue
             if "encoding" in df.columns:
                 df = df[df["encoding"].isin(names)]
-            for column, value in values.items():
-                df = df[df[column].map(key_text) == key_text(value)]
+            for column, value in values.items():  # a tuple: any of its values (a training suite's seeds)
+                df = df[df[column].map(key_text).isin(map(key_text, value if isinstance(value, tuple) else [value]))]
             tables[table] = df
     return tables
 
@@ -249,11 +244,10 @@ def _finish(run_plan: Plan, draw_plots: bool, command: list[str] | None) -> Fini
                               run_plan.out / "plots", source="this run")
         figures, skipped = report.drawn, report.skipped
     parts = [suite.summary for suite in SUITES.values()]
-    summary = write_report(run_plan.out, tables, parts, encodings=run_plan.encodings, preset=run_plan.preset,
-                           runtime_record=run_plan.runtime.record(),
-                           command=_quoted(command),
-                           suite_tables=suite_tables, figures=figures)
-    return Finished(summary, suite_tables, figures, skipped)
+    summary, differences = write_report(run_plan.out, tables, parts, encodings=run_plan.encodings,
+                                        preset=run_plan.preset, runtime_record=run_plan.runtime.record(),
+                                        command=_quoted(command), suite_tables=suite_tables, figures=figures)
+    return Finished(summary, suite_tables, figures, skipped, differences)
 
 
 def figure_specs() -> list[FigureSpec]:

@@ -112,3 +112,12 @@ def check_dtype_supported(runtime: Runtime) -> None:
         runtime.sync()
     except (RuntimeError, TypeError) as e:
         raise Unsupported(f"{runtime.dtype_name} is not supported on {runtime.device_name}: {e}") from None
+
+
+def check_memory(needs: list[tuple[int, str]], runtime: Runtime) -> None:
+    """Refuse a run whose largest shape would need more memory than the device has free."""
+    available = available_memory(runtime)
+    need, shape = max(needs, default=(0, ""))
+    if available is not None and need > available:
+        raise InputError(f"{shape} needs about {need / 2**30:,.1f} GiB, and {runtime.device_name} has "
+                         f"{available / 2**30:,.1f} GiB available; use shorter lengths or a smaller batch")

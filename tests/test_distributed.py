@@ -151,7 +151,7 @@ def test_two_ddp_ranks_give_the_numbers_of_one_process(runs):
 def test_rank_zero_alone_writes_and_prints(runs):
     folder, _, out, _ = runs["ddp"]
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [".pe-bench", ".pe-bench.lock", "checkpoints", "extrapolation.csv", "manifest.json", "summary.csv",
+        [".pe-bench", ".pe-bench.lock", "checkpoints", "differences.csv", "extrapolation.csv", "manifest.json", "summary.csv",
          "summary.md", "training.csv"])
     assert len(list((folder / "checkpoints").iterdir())) == 2  # one per encoding, no temporary left
     (entry,) = json.loads((folder / "manifest.json").read_text())["runs"]

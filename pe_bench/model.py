@@ -38,7 +38,7 @@ class ModelConfig:
     mlp_ratio: int = 4
     max_len: int = 1024  # table size of encodings that have one (learned absolute)
     causal: bool = True
-    backend: str = "sdpa"  # eager | sdpa | flex
+    backend: str = "sdpa"  # a name in pe_bench.backends.BACKENDS
     compile_flex: bool = True  # False runs flex_attention uncompiled (slow, but no compile wait)
     encoding_options: dict[str, object] = field(default_factory=dict)  # e.g. {"base": 500000.0}
 

@@ -1,7 +1,9 @@
-"""Attention backends, chosen by name: ``eager``, ``sdpa`` and ``flex``.
+"""Attention backends, chosen by name: ``eager``, ``sdpa``, ``sdpa-dense`` and ``flex``.
 
-All three compute softmax(Q K^T / sqrt(D) + bias) V under the same mask and agree to
-float32 round-off; they differ in how the bias gets in (eager.py, sdpa.py, flex.py).
+All compute softmax(Q K^T / sqrt(D) + bias) V under the same mask and agree to
+float32 round-off; they differ in how the bias gets in (eager.py, sdpa.py, flex.py). ``sdpa`` uses a bias's
+fast path where it declares one (fold.py); ``sdpa-dense`` is the same SDPA with the bias
+always as a dense mask, kept so the speed suite shows what the fast paths save.
 Keys and values may be a KV cache's preallocated buffers: slots [0, kv_len) are valid and
 the rest are masked (eager and SDPA slice them off; flex keeps the fixed shape).
 """
@@ -15,7 +17,7 @@ from torch import Tensor
 from pe_bench.backends.eager import eager_attention
 from pe_bench.backends.flex import flex_attention
 from pe_bench.backends.inputs import AttentionInputs
-from pe_bench.backends.sdpa import sdpa_attention
+from pe_bench.backends.sdpa import sdpa_attention, sdpa_dense_attention
 from pe_bench.errors import InputError
 
 Backend = Callable[[Tensor, Tensor, Tensor, AttentionInputs], Tensor]
@@ -23,6 +25,7 @@ Backend = Callable[[Tensor, Tensor, Tensor, AttentionInputs], Tensor]
 BACKENDS: dict[str, Backend] = {
     "eager": eager_attention,
     "sdpa": sdpa_attention,
+    "sdpa-dense": sdpa_dense_attention,
     "flex": flex_attention,
 }
 

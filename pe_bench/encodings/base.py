@@ -68,6 +68,18 @@ class AttentionBias(ABC):
     def score_mod(self, q_pos: Tensor, k_pos: Tensor) -> ScoreMod:
         """A flex_attention score_mod adding the same bias as ``materialize``."""
 
+    def causal_fold(self, q_pos: Tensor, k_pos: Tensor) -> tuple[Tensor, Tensor] | None:
+        """Optional fast path: the bias as extra query and key columns, or None (the default).
+
+        Columns ``qc`` (H or 1, Tq or 1, n) and ``kc`` (H or 1, S, n) whose dot product
+        ``qc[h, i] . kc[h, j]`` equals ``materialize(q_pos, k_pos)[h, i, j]`` up to a
+        constant per query (softmax ignores it), wherever key j is at or before query i.
+        Backends then append them to queries and keys and run a fused causal kernel with no
+        mask; they check that every visible key is at or before its query before using them.
+        A bias that declares nothing keeps the dense path.
+        """
+        return None
+
 
 class QKTransform(ABC):
     """A position-dependent map applied to queries and keys (B, H, T, D) in every layer.

@@ -1,7 +1,9 @@
 """The SDPA backends: torch's scaled_dot_product_attention, ``sdpa`` and ``sdpa-dense``.
 
 No bias and a plain causal mask run the fused kernel (``is_causal``). A bias that declares a
-fast path (``AttentionBias.causal_fold``, fold.py) keeps the fused kernel in ``sdpa``;
+fast path keeps the fused kernel in ``sdpa``: folded into extra query/key columns
+(``AttentionBias.causal_fold``, fold.py) or split into a bias-free far part and a near
+band (``AttentionBias.far_constant``, split.py);
 otherwise — and always in ``sdpa-dense``, the naive path kept measurable — it goes in as a
 dense float mask, built once per forward pass, which keeps the fastest kernels from
 running. A bias that needs a gradient (T5 in training) keeps the fused kernel on CPU
@@ -19,6 +21,7 @@ from torch import Tensor
 
 from pe_bench.backends.fold import folded_attention
 from pe_bench.backends.inputs import AttentionInputs, valid_keys
+from pe_bench.backends.split import split_attention
 
 
 def sdpa_attention(q: Tensor, k: Tensor, v: Tensor, inputs: AttentionInputs) -> Tensor:
@@ -26,6 +29,8 @@ def sdpa_attention(q: Tensor, k: Tensor, v: Tensor, inputs: AttentionInputs) -> 
     k, v = valid_keys(k, v, inputs)
     if inputs.bias is not None:
         out = folded_attention(q, k, v, inputs)
+        if out is None:
+            out = split_attention(q, k, v, inputs)
         if out is not None:
             return out
     return sdpa_dense_attention(q, k, v, inputs)

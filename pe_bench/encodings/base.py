@@ -80,6 +80,16 @@ class AttentionBias(ABC):
         """
         return None
 
+    def far_constant(self) -> tuple[Tensor, Tensor] | None:
+        """Optional fast path: a causal bias of the distance alone, constant far away, or None.
+
+        ``(near, far)``: ``near`` (H, W) is the bias of a key at distance d = q_pos - k_pos,
+        0 <= d < W, ``far`` (H,) the bias of every key at distance W or more; both may need a
+        gradient. Backends then run the far keys on a fused kernel with no bias and only the
+        near band of width W with it (split.py). None (the default): no such split.
+        """
+        return None
+
 
 class QKTransform(ABC):
     """A position-dependent map applied to queries and keys (B, H, T, D) in every layer.

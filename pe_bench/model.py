@@ -91,12 +91,13 @@ class Attention(nn.Module):
     def forward(self, x: Tensor, inputs: AttentionInputs, cache: KVCache | None = None,
                 step: CacheStep | None = None, layer: int = 0) -> Tensor:
         B, T, C = x.shape
-        q, k, v = self.qkv(x).split(C, dim=-1)
-        q, k, v = (t.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
+        qkv = self.qkv(x).view(B, T, 3, self.n_heads, C // self.n_heads).permute(2, 0, 3, 1, 4)  # (3, B, H, T, D)
+        q, k, v = qkv.unbind(0)  # views, no copy
         if inputs.transform is not None:
-            q = inputs.transform.queries(q)
             if inputs.key_transform is None:  # keys are transformed once, at their own position, then cached
-                k = inputs.transform.keys(k)
+                q, k = inputs.transform.queries_and_keys(qkv[:2])  # one pass where the encoding can
+            else:
+                q = inputs.transform.queries(q)
         if cache is not None:
             k, v = cache.update(layer, step, k, v)  # (B, H, S, D)
         if inputs.key_transform is not None:  # the cache holds raw keys: transform them at this step's positions

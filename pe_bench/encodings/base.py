@@ -107,6 +107,12 @@ class QKTransform(ABC):
         """Keys ``x`` (B, H, T, D) at this transform's positions, transformed."""
         return self.queries(x)
 
+    def queries_and_keys(self, qk: Tensor) -> tuple[Tensor, Tensor]:
+        """Queries ``qk[0]`` and keys ``qk[1]`` (each (B, H, T, D); ``qk`` may be a strided view of
+        the fused projection), transformed. An encoding that treats both alike overrides it to
+        transform them in one pass."""
+        return self.queries(qk[0]), self.keys(qk[1])
+
 
 class PositionalEncoding(nn.Module):
     """Base class: declares the family and answers all three hooks with ``None``.

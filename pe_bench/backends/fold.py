@@ -39,7 +39,8 @@ def fold_columns(inputs: AttentionInputs, dtype: torch.dtype) -> tuple[Tensor, T
             return None  # a key after the query (a position rule that moves keys): not a past-only bias
     elif inputs.n_queries != inputs.kv_len or not torch.equal(q_pos, k_pos) or bool((q_pos[1:] < q_pos[:-1]).any()):
         return None
-    columns = bias.causal_fold(q_pos, k_pos)
+    fold = getattr(bias, "causal_fold", None)  # a duck-typed bias may not have the optional method
+    columns = fold(q_pos, k_pos) if fold is not None else None
     if columns is None:
         return None
     q_columns, k_columns = columns

@@ -48,7 +48,8 @@ def split_unavailable(device: torch.device) -> str | None:
 
 def split_plan(inputs: AttentionInputs, q: Tensor) -> tuple[Tensor, Tensor] | None:
     """The bias's (near, far) values when the split is exact for this step, else None."""
-    far = inputs.bias.far_constant() if inputs.bias is not None else None
+    declared = getattr(inputs.bias, "far_constant", None)  # a duck-typed bias may not have the optional method
+    far = declared() if declared is not None else None
     if far is None or q.dtype not in SPLIT_DTYPES or split_unavailable(q.device) is not None:
         return None
     if not inputs.causal or inputs.allowed is not None or inputs.n_queries != inputs.kv_len or inputs.n_queries < 2:

@@ -32,11 +32,12 @@ ENCODINGS = tuple(XT_OPTIONS)
 
 def require_peers() -> dict[str, str]:
     """The peer libraries' versions; InputError naming the install command if one is missing."""
-    try:
-        from importlib.metadata import version
+    from importlib import import_module
+    from importlib.metadata import version
 
-        import transformers  # noqa: F401  # pyflakes: availability check only
-        import x_transformers  # noqa: F401
+    try:
+        for module in ("x_transformers", "transformers"):
+            import_module(module)
     except ImportError as e:
         raise InputError(f"pe-bench peers needs the optional peer libraries ({e.name} is missing): "
                          f"{INSTALL_HINT}") from None

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
 
 from pe_bench.backends.eager import eager_attention
 from pe_bench.backends.flex import flex_attention
 from pe_bench.backends.inputs import AttentionInputs
 from pe_bench.backends.sdpa import sdpa_attention, sdpa_dense_attention
+from pe_bench.backends.split import split_unavailable
 from pe_bench.errors import InputError
 
 Backend = Callable[[Tensor, Tensor, Tensor, AttentionInputs], Tensor]
@@ -30,6 +32,18 @@ BACKENDS: dict[str, Backend] = {
 }
 
 
+#: backend -> why its fast path for a bias that declares ``far_constant`` cannot run on a device (None: it can)
+FAST_PATH_UNAVAILABLE: dict[str, Callable[[torch.device], str | None]] = {"sdpa": split_unavailable}
+
+
+def fast_path_note(backend: str, bias: object, device: torch.device) -> str:
+    """A row's note when ``backend`` falls back to the dense path for ``bias`` on ``device``; else ''."""
+    declared = getattr(bias, "far_constant", None)
+    if backend not in FAST_PATH_UNAVAILABLE or declared is None or declared() is None:
+        return ""
+    return FAST_PATH_UNAVAILABLE[backend](device) or ""
+
+
 def check_backend(name: str) -> str:
     """``name`` if it is a backend; otherwise InputError listing the valid ones."""
     if name not in BACKENDS:
@@ -37,4 +51,4 @@ def check_backend(name: str) -> str:
     return name
 
 
-__all__ = ["BACKENDS", "AttentionInputs", "Backend", "check_backend"]
+__all__ = ["BACKENDS", "AttentionInputs", "Backend", "check_backend", "fast_path_note"]

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from pe_bench.backends import fast_path_note
 from pe_bench.backends.flex import warm_up_flex_compiler
 from pe_bench.errors import Unsupported
 from pe_bench.measure.positional_work import positional_work_seconds
@@ -112,6 +113,10 @@ def _measure_group(models: dict[str, Transformer], mode: str, seq_len: int, sett
         )
         advance(encoding=name)
     add_ratios(rows, samples)
+    for (backend, name), row in rows.items():  # a fast path that cannot run here says so
+        note = fast_path_note(backend, models[name].encoding.attention_bias(runtime.dtype), runtime.device)
+        if note and row["supported"]:
+            row["note"] = "; ".join(n for n in (row["note"], note) if n)
     return [rows[backend, name] for backend in settings.backends for name in models]
 
 

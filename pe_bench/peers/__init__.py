@@ -19,7 +19,8 @@ def peers_markdown(rows: list[dict]) -> str:
     """One line per library x encoding x mode: ms, and the time over pe-bench's with its interval."""
     cells = []
     for r in rows:
-        ratio = "" if pd.isna(r["x_pe_bench"]) else f"{r['x_pe_bench']:.2f}x [{r['ratio_ci_low']:.2f}, {r['ratio_ci_high']:.2f}]"
+        ratio = "" if pd.isna(r["x_pe_bench"]) else (
+            f"{r['x_pe_bench']:.2f}x [{r['ratio_ci_low']:.2f}, {r['ratio_ci_high']:.2f}]")
         cells.append([r["library"], r["encoding"], r["mode"], str(r["seq_len"]), str(r["batch_size"]),
                       f"{r['ms_median']:.2f}", ratio])
     return markdown_table(["library", "encoding", "mode", "T / context", "batch", "ms (per token: decode)",

@@ -14,6 +14,7 @@ from conftest import BASE_ENCODINGS
 
 RUNTIME = make_runtime("cpu", "float32")
 MEASURED = tuple(n for n in BASE_ENCODINGS if n != "nope")  # NoPE is added by the suite
+BACKENDS_MEASURED = tuple(b for b in BACKENDS if b != "eager")
 
 
 def settings_for(preset: str, **overrides):
@@ -22,14 +23,15 @@ def settings_for(preset: str, **overrides):
 
 @pytest.fixture(scope="module")
 def rows() -> pd.DataFrame:
-    settings = settings_for("tiny", seq_lens=(16, 300), repeats=2, warmup=1)
+    # eager is left out to keep this test's time where it was before sdpa-dense joined (same three-backend count)
+    settings = settings_for("tiny", seq_lens=(16, 300), repeats=2, warmup=1, backends=BACKENDS_MEASURED)
     batches = list(run_speed(MEASURED, settings, RUNTIME))
     return pd.DataFrame([r for batch in batches for r in batch])
 
 
 def test_every_combination_has_a_row_with_the_schema_columns(rows):
     assert list(rows.columns) == list(SPEED.column_names)
-    assert len(rows) == (len(MEASURED) + 1) * len(BACKENDS) * len(MODES) * 2  # (+ NoPE) x backends x modes x lengths
+    assert len(rows) == (len(MEASURED) + 1) * len(BACKENDS_MEASURED) * len(MODES) * 2  # (+ NoPE) x backends x modes x T
     assert set(rows["encoding"]) == {"nope", *MEASURED}
 
 

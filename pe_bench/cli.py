@@ -254,6 +254,37 @@ _measuring_command(
 
 
 @app.command()
+def peers(
+    out: Annotated[Path, typer.Option(help="Folder for peers.csv and peers.md.")] = Path("results/peers"),
+    preset: Annotated[str, typer.Option(help="pe-bench model preset giving width, depth and heads.")] = "standard",
+    seq_len: Annotated[int, typer.Option(help="Tokens per sequence in the training and inference steps.")] = 1024,
+    batch_size: Annotated[int, typer.Option(help="Batch of the training and inference steps.")] = 4,
+    context: Annotated[int, typer.Option(help="Tokens in the cache when cached decoding is timed.")] = 4096,
+    repeats: Annotated[int, typer.Option(help="Timed repeats (decoding: tokens decoded).")] = 5,
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: torch's).")] = None,
+) -> None:
+    """Time x-transformers and Hugging Face's Llama next to pe-bench: same shapes, one run."""
+    from pe_bench.options import check_int
+    from pe_bench.peers import PeerSettings, require_peers, run_peers, write_peers
+    from pe_bench.results.folder import check_writable_folder
+
+    versions = require_peers()
+    if preset not in PRESETS:
+        raise InputError(f"unknown preset '{preset}'; valid: {', '.join(PRESETS)}")
+    for value, flag in ((seq_len, "--seq-len"), (batch_size, "--batch-size"), (context, "--context"),
+                        (repeats, "--repeats")):
+        check_int(value, flag)
+    runtime = make_runtime("cpu", "float32", threads)
+    check_writable_folder(out)
+    settings = PeerSettings(model=preset, seq_len=seq_len, batch_size=batch_size, context=context,
+                            decode_steps=max(repeats, 2), repeats=repeats)
+    with terminations_as_interrupts(), RichProgress(console, 1) as progress:
+        rows = run_peers(settings, runtime, versions, progress)
+    write_peers(out, rows, " ".join(INVOCATION))
+    console.print(f"wrote {out}/peers.csv and peers.md ({len(rows)} rows)")
+
+
+@app.command()
 def plot(
     results: Annotated[Path, typer.Option(help="Folder holding the result tables.")] = Path("results"),
     out: Annotated[Path | None, typer.Option(help="Folder for the figures (default: <results>/plots).")] = None,

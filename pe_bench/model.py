@@ -38,7 +38,7 @@ class ModelConfig:
     mlp_ratio: int = 4
     max_len: int = 1024  # table size of encodings that have one (learned absolute)
     causal: bool = True
-    backend: str = "sdpa"  # eager | sdpa | flex
+    backend: str = "sdpa"  # a name in pe_bench.backends.BACKENDS
     compile_flex: bool = True  # False runs flex_attention uncompiled (slow, but no compile wait)
     encoding_options: dict[str, object] = field(default_factory=dict)  # e.g. {"base": 500000.0}
     # on CUDA only (training.py): train under torch.autocast in this dtype (weights stay in the
@@ -99,12 +99,13 @@ class Attention(nn.Module):
     def forward(self, x: Tensor, inputs: AttentionInputs, cache: KVCache | None = None,
                 step: CacheStep | None = None, layer: int = 0) -> Tensor:
         B, T, C = x.shape
-        q, k, v = self.qkv(x).split(C, dim=-1)
-        q, k, v = (t.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
+        qkv = self.qkv(x).view(B, T, 3, self.n_heads, C // self.n_heads).permute(2, 0, 3, 1, 4)  # (3, B, H, T, D)
+        q, k, v = qkv.unbind(0)  # views, no copy
         if inputs.transform is not None:
-            q = inputs.transform.queries(q)
             if inputs.key_transform is None:  # keys are transformed once, at their own position, then cached
-                k = inputs.transform.keys(k)
+                q, k = inputs.transform.queries_and_keys(qkv[:2])  # one pass where the encoding can
+            else:
+                q = inputs.transform.queries(q)
         if cache is not None:
             k, v = cache.update(layer, step, k, v)  # (B, H, S, D)
         if inputs.key_transform is not None:  # the cache holds raw keys: transform them at this step's positions

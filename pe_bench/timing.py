@@ -33,7 +33,7 @@ def time_once(fn: Callable[[], object], runtime: Runtime) -> float:
     return timed_call(fn, runtime)[1]
 
 
-def interleaved(names: list[str], rounds: int) -> Iterator[str]:
+def interleaved(names: list[T], rounds: int) -> Iterator[T]:
     """Every name once per round, the first one rotating, so machine drift hits them alike."""
     for round_ in range(rounds):
         shift = round_ % max(1, len(names))

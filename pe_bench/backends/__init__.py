@@ -1,7 +1,9 @@
-"""Attention backends, chosen by name: ``eager``, ``sdpa`` and ``flex``.
+"""Attention backends, chosen by name: ``eager``, ``sdpa``, ``sdpa-dense`` and ``flex``.
 
-All three compute softmax(Q K^T / sqrt(D) + bias) V under the same mask and agree to
-float32 round-off; they differ in how the bias gets in (eager.py, sdpa.py, flex.py).
+All compute softmax(Q K^T / sqrt(D) + bias) V under the same mask and agree to
+float32 round-off; they differ in how the bias gets in (eager.py, sdpa.py, flex.py). ``sdpa`` uses a bias's
+fast path where it declares one (fold.py); ``sdpa-dense`` is the same SDPA with the bias
+always as a dense mask, kept so the speed suite shows what the fast paths save.
 Keys and values may be a KV cache's preallocated buffers: slots [0, kv_len) are valid and
 the rest are masked (eager and SDPA slice them off; flex keeps the fixed shape).
 """
@@ -10,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
 
 from pe_bench.backends.eager import eager_attention
 from pe_bench.backends.flex import flex_attention
 from pe_bench.backends.inputs import AttentionInputs
-from pe_bench.backends.sdpa import sdpa_attention
+from pe_bench.backends.sdpa import sdpa_attention, sdpa_dense_attention
+from pe_bench.backends.split import split_unavailable
 from pe_bench.errors import InputError
 
 Backend = Callable[[Tensor, Tensor, Tensor, AttentionInputs], Tensor]
@@ -23,8 +27,21 @@ Backend = Callable[[Tensor, Tensor, Tensor, AttentionInputs], Tensor]
 BACKENDS: dict[str, Backend] = {
     "eager": eager_attention,
     "sdpa": sdpa_attention,
+    "sdpa-dense": sdpa_dense_attention,
     "flex": flex_attention,
 }
+
+
+#: backend -> why its fast path for a bias that declares ``far_constant`` cannot run on a device (None: it can)
+FAST_PATH_UNAVAILABLE: dict[str, Callable[[torch.device], str | None]] = {"sdpa": split_unavailable}
+
+
+def fast_path_note(backend: str, bias: object, device: torch.device) -> str:
+    """A row's note when ``backend`` falls back to the dense path for ``bias`` on ``device``; else ''."""
+    declared = getattr(bias, "far_constant", None)
+    if backend not in FAST_PATH_UNAVAILABLE or declared is None or declared() is None:
+        return ""
+    return FAST_PATH_UNAVAILABLE[backend](device) or ""
 
 
 def check_backend(name: str) -> str:
@@ -34,4 +51,4 @@ def check_backend(name: str) -> str:
     return name
 
 
-__all__ = ["BACKENDS", "AttentionInputs", "Backend", "check_backend"]
+__all__ = ["BACKENDS", "AttentionInputs", "Backend", "check_backend", "fast_path_note"]

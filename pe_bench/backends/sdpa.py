@@ -1,6 +1,10 @@
-"""The SDPA backend: torch's scaled_dot_product_attention.
+"""The SDPA backends: torch's scaled_dot_product_attention, ``sdpa`` and ``sdpa-dense``.
 
-No bias and a plain causal mask run the fused kernel (``is_causal``); a bias goes in as a
+No bias and a plain causal mask run the fused kernel (``is_causal``). A bias that declares a
+fast path keeps the fused kernel in ``sdpa``: folded into extra query/key columns
+(``AttentionBias.causal_fold``, fold.py) or split into a bias-free far part and a near
+band (``AttentionBias.far_constant``, split.py);
+otherwise — and always in ``sdpa-dense``, the naive path kept measurable — it goes in as a
 dense float mask, built once per forward pass, which keeps the fastest kernels from
 running. A bias that needs a gradient (T5 in training) keeps the fused kernel on CPU
 through ``_SDPAWithLearnedBias``. Shape letters: B batch, H heads, Tq queries, S key
@@ -15,11 +19,25 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from pe_bench.backends.fold import folded_attention
 from pe_bench.backends.inputs import AttentionInputs, valid_keys
+from pe_bench.backends.split import split_attention
 
 
 def sdpa_attention(q: Tensor, k: Tensor, v: Tensor, inputs: AttentionInputs) -> Tensor:
-    """torch's scaled_dot_product_attention; fused causal kernel when there is no bias."""
+    """SDPA with a bias's fast path where it declares one (fold.py), else ``sdpa_dense_attention``."""
+    k, v = valid_keys(k, v, inputs)
+    if inputs.bias is not None:
+        out = folded_attention(q, k, v, inputs)
+        if out is None:
+            out = split_attention(q, k, v, inputs)
+        if out is not None:
+            return out
+    return sdpa_dense_attention(q, k, v, inputs)
+
+
+def sdpa_dense_attention(q: Tensor, k: Tensor, v: Tensor, inputs: AttentionInputs) -> Tensor:
+    """torch's scaled_dot_product_attention; fused causal kernel when there is no bias, else a dense mask."""
     k, v = valid_keys(k, v, inputs)
     plain_causal = inputs.causal and inputs.allowed is None and inputs.n_queries == inputs.kv_len
     if inputs.bias is None and plain_causal:

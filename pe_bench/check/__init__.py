@@ -10,7 +10,7 @@ one function plus that line. A check that raises is a failed result naming the e
 (``check_report`` builds the table the CLI prints).
 
 Parts: registry.py (``CHECKS``, ``@check``, tolerances), models.py (what checks share),
-checks.py (the nine checks); this module runs them and builds the report.
+checks.py (the ten checks); this module runs them and builds the report.
 """
 
 from __future__ import annotations

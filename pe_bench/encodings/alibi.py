@@ -52,6 +52,15 @@ class LinearDistanceBias(AttentionBias):
 
         return add_bias
 
+    def causal_fold(self, q_pos: Tensor, k_pos: Tensor) -> tuple[Tensor, Tensor]:
+        """-m (i - j) = m (j - r) - m (i - r): the query column is the slope, the key column
+        its position relative to r, the middle of the queries' positions, which keeps the
+        numbers (and float32 rounding) small; -m (i - r) is a per-query constant."""
+        reference = (q_pos.min() + q_pos.max()) // 2
+        q_columns = self.slopes[:, None, None]  # (H, 1, 1)
+        k_columns = (k_pos - reference).to(self.slopes.dtype)[None, :, None]  # (1, S, 1)
+        return q_columns, k_columns
+
 
 class ALiBi(PositionalEncoding):
     """A fixed linear penalty on distance, one slope per head.

@@ -68,6 +68,28 @@ class AttentionBias(ABC):
     def score_mod(self, q_pos: Tensor, k_pos: Tensor) -> ScoreMod:
         """A flex_attention score_mod adding the same bias as ``materialize``."""
 
+    def causal_fold(self, q_pos: Tensor, k_pos: Tensor) -> tuple[Tensor, Tensor] | None:
+        """Optional fast path: the bias as extra query and key columns, or None (the default).
+
+        Columns ``qc`` (H or 1, Tq or 1, n) and ``kc`` (H or 1, S, n) whose dot product
+        ``qc[h, i] . kc[h, j]`` equals ``materialize(q_pos, k_pos)[h, i, j]`` up to a
+        constant per query (softmax ignores it), wherever key j is at or before query i.
+        Backends then append them to queries and keys and run a fused causal kernel with no
+        mask; they check that every visible key is at or before its query before using them.
+        A bias that declares nothing keeps the dense path.
+        """
+        return None
+
+    def far_constant(self) -> tuple[Tensor, Tensor] | None:
+        """Optional fast path: a causal bias of the distance alone, constant far away, or None.
+
+        ``(near, far)``: ``near`` (H, W) is the bias of a key at distance d = q_pos - k_pos,
+        0 <= d < W, ``far`` (H,) the bias of every key at distance W or more; both may need a
+        gradient. Backends then run the far keys on a fused kernel with no bias and only the
+        near band of width W with it (split.py). None (the default): no such split.
+        """
+        return None
+
 
 class QKTransform(ABC):
     """A position-dependent map applied to queries and keys (B, H, T, D) in every layer.
@@ -84,6 +106,12 @@ class QKTransform(ABC):
     def keys(self, x: Tensor) -> Tensor:
         """Keys ``x`` (B, H, T, D) at this transform's positions, transformed."""
         return self.queries(x)
+
+    def queries_and_keys(self, qk: Tensor) -> tuple[Tensor, Tensor]:
+        """Queries ``qk[0]`` and keys ``qk[1]`` (each (B, H, T, D); ``qk`` may be a strided view of
+        the fused projection), transformed. An encoding that treats both alike overrides it to
+        transform them in one pass."""
+        return self.queries(qk[0]), self.keys(qk[1])
 
 
 class PositionalEncoding(nn.Module):

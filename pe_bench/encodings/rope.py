@@ -74,6 +74,15 @@ class Rotation(QKTransform):
         """Rotate ``x`` of shape (B, H, T, head_dim)."""
         return rotate_halves(x, self.cos, self.sin)
 
+    def queries_and_keys(self, qk: Tensor) -> tuple[Tensor, Tensor]:
+        """Both rotated in one pass over (2, B, H, T, head_dim): half the kernels of two passes.
+
+        A subclass that transforms queries or keys its own way (xPos) gets each on its own."""
+        if type(self).queries is not Rotation.queries or type(self).keys is not QKTransform.keys:
+            return super().queries_and_keys(qk)
+        q, k = rotate_halves(qk, self.cos, self.sin).unbind(0)
+        return q, k
+
 
 class RoPE(PositionalEncoding):
     """Rotates queries and keys in every attention layer; cos/sin rows cached per position.

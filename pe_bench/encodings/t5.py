@@ -60,9 +60,18 @@ def relative_position_bucket(relative_position: Tensor, bidirectional: bool,
 class DistanceTableBias(AttentionBias):
     """bias[h, i, j] = values[h, clamp(k_pos[j] - q_pos[i], -D, D) + D]."""
 
-    def __init__(self, values: Tensor, max_distance: int) -> None:
+    def __init__(self, values: Tensor, max_distance: int, far_from: int | None = None) -> None:
         self.values = values  # (H, 2D+1)
         self.max_distance = max_distance
+        self.far_from = far_from  # every key this far or farther before its query has the same value
+
+    def far_constant(self) -> tuple[Tensor, Tensor] | None:
+        """Distances 0..W-1 read from the table, and the value at distance D and beyond."""
+        if self.far_from is None:
+            return None
+        d = self.max_distance
+        near = self.values[:, d - self.far_from + 1: d + 1].flip(-1)  # near[:, t] = values at distance t
+        return near, self.values[:, 0]
 
     def _index(self, relative: Tensor) -> Tensor:
         return relative.clamp(-self.max_distance, self.max_distance) + self.max_distance
@@ -99,7 +108,10 @@ class T5Bias(PositionalEncoding):
         relative = torch.arange(-max_distance, max_distance + 1)
         bucket = relative_position_bucket(relative, not causal, num_buckets, max_distance)
         self.register_buffer("bucket_index", bucket, persistent=False)  # (2D+1,)
+        # the smallest distance from which every key before its query shares the last bucket
+        same = (bucket[: max_distance + 1] == bucket[0]).int()  # distance D, D-1, .., 0
+        self.far_from = int(max_distance + 1 - same.cumprod(0).sum())  # causal, 32 buckets, D 128: 113
 
     def attention_bias(self, dtype: torch.dtype) -> DistanceTableBias:
         values = self.table(self.bucket_index).T.to(dtype)  # (H, 2D+1)
-        return DistanceTableBias(values, self.max_distance)
+        return DistanceTableBias(values, self.max_distance, self.far_from)

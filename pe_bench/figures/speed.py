@@ -1,4 +1,4 @@
-"""The speed suite's figure: each encoding's step time relative to NoPE's."""
+"""The speed suite's figure: each encoding's step time relative to NoPE's on NoPE's fastest backend."""
 
 from __future__ import annotations
 
@@ -30,11 +30,11 @@ def draw_speed_ratio(speed: pd.DataFrame) -> Figure:
         log_x(ax, rows["seq_len"], "sequence length (tokens)")
         ax.set_title(f"{mode} step", fontsize="medium")
         ax.grid(True, alpha=0.3)
-    axes[0].set_ylabel("step time / NoPE's step time (×)")
+    axes[0].set_ylabel("step time / NoPE's fastest step time (×)")
     legend_outside(axes)
     first = df.iloc[0]
     how = f"best of backends {', '.join(backends)} per point" if len(backends) > 1 else f"backend {backends[0]}"
-    title(fig, "Step time relative to NoPE (below 1: faster than NoPE)",
+    title(fig, "Step time relative to NoPE on its fastest backend (below 1: faster than NoPE)",
           f"{how}; batch {first['batch_size']}, {first['device']}, {first['dtype']}{note}")
     return fig
 

@@ -143,7 +143,7 @@ def test_flex_sees_one_memory_layout_whatever_the_encoding(monkeypatch, tokens):
     assert len(seen) == 1
 
 
-@pytest.mark.parametrize("backend", ["eager", "sdpa"])
+@pytest.mark.parametrize("backend", ["eager", "sdpa-dense"])
 def test_a_dense_bias_is_built_once_per_forward_and_shared_by_every_layer(backend, tokens, monkeypatch):
     model = tiny_model("alibi", backend=backend).eval()
     bias_type = type(model.encoding.attention_bias(torch.float32))

@@ -58,3 +58,24 @@ def test_rejects_odd_head_dim_and_bad_positions():
         apply_rope(torch.randn(3, 7), torch.arange(3))
     with pytest.raises(ValueError):
         apply_rope(torch.randn(3, 8), torch.arange(4))
+
+
+def test_queries_and_keys_rotate_in_one_pass_per_layer(monkeypatch):
+    """The model hands RoPE queries and keys together; one rotation per layer, same result as two."""
+    from pe_bench.encodings import rope
+    from pe_bench.model import build_model
+
+    model = build_model("rope", "tiny").eval()
+    tokens = torch.randint(0, 256, (2, 12))
+    with torch.no_grad():
+        expected = model(tokens)
+        calls = []
+        real = rope.rotate_halves
+        monkeypatch.setattr(rope, "rotate_halves", lambda x, c, s: calls.append(x.shape) or real(x, c, s))
+        got = model(tokens)
+    assert len(calls) == model.config.n_layers and all(shape[0] == 2 for shape in calls)
+    assert torch.equal(got, expected)
+    qk = torch.randn(2, 2, 4, 12, 8)
+    rotation = build_model("rope", "tiny").encoding.qk_transform(torch.arange(12), torch.float32)
+    q, k = rotation.queries_and_keys(qk)
+    assert torch.equal(q, rotation.queries(qk[0])) and torch.equal(k, rotation.keys(qk[1]))

@@ -192,7 +192,7 @@ def test_a_plugin_that_fails_during_the_run_is_one_line_naming_it(tmp_path, plug
         "        bias.materialize = fails_when_long\n"
         "        return bias\n")
     args = ["--encodings", f"{plugin}:Late", "--preset", "tiny", "--suite", "speed", "--seq-lens", "16,32",
-            "--backends", "sdpa", "--modes", "inference", "--no-plots", "--out", str(tmp_path / "o")]
+            "--backends", "sdpa-dense", "--modes", "inference", "--no-plots", "--out", str(tmp_path / "o")]
     result = invoke("compare", *args)
     lines = result.output.strip().splitlines()
     assert result.exit_code == 1 and "Traceback" not in result.output

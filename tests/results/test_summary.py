@@ -49,3 +49,18 @@ def test_markdown_tables_escape_pipes():
     table = markdown_table(["encoding", "max |diff|"], [["rope", "a|b"]])
     assert table.splitlines()[0] == "| encoding | max \\|diff\\| |"
     assert all(line.count("|") - line.count("\\|") == 3 for line in table.splitlines())
+
+
+def test_the_speed_part_shows_the_honest_ratio_with_its_interval_and_baseline():
+    speed = pd.DataFrame([
+        {"encoding": e, "backend": b, "mode": "inference", "seq_len": 512, "ms_median": ms, "ratio_vs_nope": r,
+         "ratio_ci_low": r - 0.05, "ratio_ci_high": r + 0.05, "nope_backend": "sdpa", "supported": True,
+         "preset": "quick", "device": "cpu", "dtype": "float32"}
+        for e, b, ms, r in (("t5", "sdpa", 11.0, 1.1), ("t5", "flex", 12.0, 1.2), ("nope", "sdpa", 10.0, 1.0),
+                            ("nope", "flex", 11.0, 1.1))
+    ])
+    part = SUITES["speed"].summary
+    summary = summarize({"speed": speed}, ["nope", "t5"], [part])
+    _, cells = display_rows(summary, [part])
+    assert cells[1][1] == "1.10x [1.05, 1.15] sdpa"
+    assert summary.set_index("encoding").loc["t5", "infer_nope_backend"] == "sdpa"

@@ -38,6 +38,11 @@ def test_cached_decoding_equals_full_forward_for_every_encoding_and_backend(tabl
     assert len(full.groupby(["encoding", "backend"])) == len(BASE_ENCODINGS) * 2
     assert (full["max_abs_logit_diff"] <= 1e-4).all()
     assert (full["cached_ms_per_token"] > 0).all() and (full["uncached_ms_per_token"] > 0).all()
+    kv = tables["kvcache"]
+    assert (full["repeats"] > 0).all() and (kv[kv["supported"]]["repeats"] > 0).all()
+    assert (full["ratio_ci_low"] <= full["decode_x_nope"]).all()
+    assert (full["decode_x_nope"] <= full["ratio_ci_high"]).all()
+    assert (full[full["encoding"] == "nope"]["decode_x_nope"] == 1.0).all()
 
 
 def test_policy_rows_compare_every_decoded_token_not_only_the_prefill(tables):

@@ -6,6 +6,8 @@ For each backend and context length T, every encoding's model (same seed and sha
   last n token by token, comparing each step's logits with one full forward over the
   same T tokens; the decode steps are timed in interleaved rounds across encodings, and
   the full forward's time is the cost of producing a token without a cache;
+  ``decode_x_nope`` is the per-token time over NoPE's (same backend and rounds), with a
+  95% bootstrap interval over the timed steps (``repeats`` of them);
 - **per-step positional work**: what one new token costs the encoding (see
   positional_work.py), at context T;
 - **cache memory**: bytes per cached token read from the cache tensors, next to the formula
@@ -38,6 +40,7 @@ from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime, check_dtype_supported
 from pe_bench.suite import Existing, RunContext, with_nope
 from pe_bench.suites.kvcache.spec import KVCACHE, PRECISION, SHIFT, KVCacheSettings
+from pe_bench.bootstrap import ratio_interval
 from pe_bench.timing import interleaved, median_iqr, time_once, timed_call
 
 
@@ -121,7 +124,7 @@ def _decode_group(models: dict[str, Transformer], backend: str, context: int, se
 
     for name, decoder in decoders.items():
         model = models[name]
-        timed = decoder.step_seconds[1:] or decoder.step_seconds  # the first step may compile (flex)
+        timed = _timed_steps(decoder)
         cached = statistics.median(timed) * 1e3
         with torch.no_grad():
             pe_s = positional_work_seconds(model, runtime, batch_size=settings.batch_size, q_len=1, kv_len=context,
@@ -129,14 +132,24 @@ def _decode_group(models: dict[str, Transformer], backend: str, context: int, se
                                            rotate_cached_keys=not model.encoding.caches_transformed_keys)
         rows[name] = _row(
             name, backend, "full", "original", 0, 0, context, settings, runtime,
-            cached_ms_per_token=cached, speedup=measured[name]["uncached_ms_per_token"] / cached,
+            cached_ms_per_token=cached, repeats=len(timed), speedup=measured[name]["uncached_ms_per_token"] / cached,
             pe_ms_per_step=pe_s * 1e3, max_abs_logit_diff=decoder.max_diff,
             cache_bytes_per_token=decoder.cache.bytes_per_token(), cache_bytes_formula=_formula_bytes(model, runtime),
             extra_state_bytes=model.encoding.state_bytes() + decoder.cache.extra_bytes(),
             **measured[name],
         )
         advance(encoding=name)
+    if "nope" in decoders:  # per-token time over NoPE's, decoded step by step in the same rounds
+        nope_steps = _timed_steps(decoders["nope"])
+        for name, decoder in decoders.items():
+            rows[name]["decode_x_nope"] = rows[name]["cached_ms_per_token"] / rows["nope"]["cached_ms_per_token"]
+            rows[name]["ratio_ci_low"], rows[name]["ratio_ci_high"] = ratio_interval(_timed_steps(decoder), nope_steps)
     return [rows[name] for name in models]
+
+
+def _timed_steps(decoder: _Decoder) -> list[float]:
+    """The decoding steps that count: the first one may compile (flex)."""
+    return decoder.step_seconds[1:] or decoder.step_seconds
 
 
 def _policy_rows(name: str, model: Transformer, policy: str, rule: str, tokens: torch.Tensor,
@@ -164,7 +177,7 @@ def _policy_rows(name: str, model: Transformer, policy: str, rule: str, tokens: 
         cached = statistics.median(recent) * 1e3
         rows.append(_row(
             name, model.backend, policy, rule, settings.window, sinks, context, settings, runtime,
-            cached_ms_per_token=cached, uncached_ms_per_token=window_forward_s * 1e3,
+            cached_ms_per_token=cached, repeats=len(recent), uncached_ms_per_token=window_forward_s * 1e3,
             speedup=window_forward_s * 1e3 / cached, pe_ms_per_step=pe_s * 1e3,
             max_abs_logit_diff=max(diffs[: context - prefill + 1]),
             cache_bytes_per_token=cache.bytes_per_token(), cache_bytes_formula=_formula_bytes(model, runtime),

@@ -1,10 +1,13 @@
 """Speed suite: what each encoding costs in inference and training, next to NoPE.
 
-For every backend x mode x sequence length, every encoding's model (same seed, same shape)
-is warmed up, then timed in interleaved rounds — encoding A, B, C, ..., then again in a
-rotated order — so machine drift hits them alike. NoPE always runs alongside, because
-``ratio_vs_nope`` (this row's median over NoPE's, same backend, mode and length) is the
-number that says what the encoding costs: 1.0 means nothing.
+For every mode x sequence length, every backend x encoding (same seed, same shape) is
+warmed up, then timed in interleaved rounds — (sdpa, A), (sdpa, B), ..., (flex, A), ...,
+then again in a rotated order — so machine drift hits them alike. NoPE always runs
+alongside, because ``ratio_vs_nope`` — this row's median over NoPE's on NoPE's *fastest*
+backend in the same rounds (``nope_backend``), with a 95% bootstrap interval — is the
+number that says what the encoding costs: 1.0 means nothing. The ratio to NoPE on the
+row's own backend is kept as ``ratio_vs_nope_same_backend``; on its own it flatters an
+encoding on a backend that is slow for NoPE too.
 
 Besides the whole step, the positional part is timed on its own (see positional_work.py);
 in train mode it runs forward and backward.
@@ -17,6 +20,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from pe_bench.backends import fast_path_note
 from pe_bench.backends.flex import warm_up_flex_compiler
 from pe_bench.errors import Unsupported
 from pe_bench.measure.positional_work import positional_work_seconds
@@ -25,25 +29,29 @@ from pe_bench.progress import Progress
 from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime, check_dtype_supported
 from pe_bench.suite import Existing, RunContext, with_nope
+from pe_bench.suites.speed.ratios import add_ratios
 from pe_bench.suites.speed.spec import SPEED, SpeedSettings
 from pe_bench.timing import interleaved, median_iqr, peak_memory, time_once
 
 
-def _step_fn(model: Transformer, mode: str, tokens: torch.Tensor) -> Callable[[], object]:
-    """One inference forward, or one training step (forward, backward, AdamW step)."""
-    if mode == "inference":
-        model.eval()
+def _step_fn(model: Transformer, backend: str, mode: str, tokens: torch.Tensor) -> Callable[[], object]:
+    """One inference forward, or one training step (forward, backward, AdamW step), on ``backend``.
 
+    Every backend's step shares the encoding's one model, so each step sets the backend first.
+    """
+    model.train(mode == "train")  # one mode per group: every step in it agrees
+    if mode == "inference":
         def infer() -> object:
+            model.backend = backend
             with torch.no_grad():
                 return model(tokens)
 
         return infer
-    model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     inputs, targets = tokens[:, :-1], tokens[:, 1:]
 
     def train() -> object:
+        model.backend = backend
         optimizer.zero_grad(set_to_none=True)
         loss = model.loss(inputs, targets)
         loss.backward()
@@ -59,90 +67,99 @@ def _row(name: str, backend: str, mode: str, seq_len: int, settings: SpeedSettin
                      preset=settings.model, **measured, **runtime.record())
 
 
-def _measure_group(models: dict[str, Transformer], backend: str, mode: str, seq_len: int,
-                   settings: SpeedSettings, runtime: Runtime, advance: Callable[..., None]) -> list[dict]:
-    """Rows for every encoding at one (backend, mode, seq_len), timed in interleaved rounds."""
+def _measure_group(models: dict[str, Transformer], mode: str, seq_len: int, settings: SpeedSettings,
+                   runtime: Runtime, advance: Callable[..., None]) -> list[dict]:
+    """Rows for every backend x encoding at one (mode, seq_len), all timed in the same interleaved
+    rounds, so the ratio to NoPE's fastest backend compares timings taken side by side."""
     generator = torch.Generator().manual_seed(settings.seed + seq_len)
     tokens = torch.randint(0, 256, (settings.batch_size, seq_len + (mode == "train")), generator=generator)
     tokens = tokens.to(runtime.device)
-    steps: dict[str, Callable[[], object]] = {}
-    first_call: dict[str, float] = {}
-    rows: dict[str, dict] = {}
-    for name, model in models.items():
-        model.backend = backend
-        step = _step_fn(model, mode, tokens)
-        try:
-            first_call[name] = time_once(step, runtime)  # includes flex compilation, if any
-            for _ in range(settings.warmup):
-                step()
-        except Unsupported as e:
-            rows[name] = _row(name, backend, mode, seq_len, settings, runtime, supported=False, note=str(e))
-            continue
-        steps[name] = step
+    steps: dict[tuple[str, str], Callable[[], object]] = {}
+    first_call: dict[tuple[str, str], float] = {}
+    rows: dict[tuple[str, str], dict] = {}
+    for backend in settings.backends:
+        for name, model in models.items():
+            step = _step_fn(model, backend, mode, tokens)
+            try:
+                first_call[backend, name] = time_once(step, runtime)  # includes flex compilation, if any
+                for _ in range(settings.warmup):
+                    step()
+            except Unsupported as e:
+                rows[backend, name] = _row(name, backend, mode, seq_len, settings, runtime, supported=False,
+                                           note=str(e))
+                continue
+            steps[backend, name] = step
 
-    samples: dict[str, list[float]] = {name: [] for name in steps}
-    for name in interleaved(list(steps), settings.repeats):
-        samples[name].append(time_once(steps[name], runtime))
+    samples: dict[tuple[str, str], list[float]] = {key: [] for key in steps}
+    for key in interleaved(list(steps), settings.repeats):
+        samples[key].append(time_once(steps[key], runtime))
 
-    for name, step in steps.items():
+    for (backend, name), step in steps.items():
         model = models[name]
-        median, iqr = median_iqr(samples[name])
+        median, iqr = median_iqr(samples[backend, name])
         peak, method = peak_memory(step, runtime)
+        model.backend = backend
         pe_s = positional_work_seconds(model, runtime, batch_size=settings.batch_size, q_len=seq_len,
                                        kv_len=seq_len, train=mode == "train", warmup=settings.warmup,
                                        repeats=settings.repeats)
         compiled = backend == "flex" and model.config.compile_flex
-        rows[name] = _row(
+        rows[backend, name] = _row(
             name, backend, mode, seq_len, settings, runtime,
-            ms_median=median * 1e3, ms_iqr=iqr * 1e3,
+            ms_median=median * 1e3, ms_iqr=iqr * 1e3, repeats=len(samples[backend, name]),
             tokens_per_s=settings.batch_size * seq_len / median,
             pe_ms_median=pe_s * 1e3, pe_share=pe_s / median,
             peak_mem_mb=peak / 2**20, peak_mem_method=method,
-            compile_s=max(0.0, first_call[name] - median) if compiled else math.nan,
+            compile_s=max(0.0, first_call[backend, name] - median) if compiled else math.nan,
         )
         advance(encoding=name)
-    nope = rows.get("nope", {}).get("ms_median", math.nan)
-    for row in rows.values():
-        row["ratio_vs_nope"] = row["ms_median"] / nope
-    return [rows[name] for name in models]
+    add_ratios(rows, samples)
+    for (backend, name), row in rows.items():  # a fast path that cannot run here says so
+        note = fast_path_note(backend, models[name].encoding.attention_bias(runtime.dtype), runtime.device)
+        if note and row["supported"]:
+            row["note"] = "; ".join(n for n in (row["note"], note) if n)
+    return [rows[backend, name] for backend in settings.backends for name in models]
 
 
 def run_speed(encodings: tuple[str, ...], settings: SpeedSettings, runtime: Runtime,
               progress: Progress | None = None, existing: Existing | None = None) -> Iterator[list[dict]]:
     """Measure ``encodings`` (NoPE added) and yield each group's rows as soon as it is done.
 
-    Yielding per group lets the caller save finished rows before the next group starts;
-    a group whose rows ``existing`` already holds (``--resume``) is skipped.
+    A group is one (mode, seq_len) with every backend in it. Yielding per group lets the
+    caller save finished rows before the next group starts; a group whose rows ``existing``
+    already holds (``--resume``) is skipped.
     """
     progress = progress or Progress()
     existing = existing or Existing()
     names = with_nope(encodings)
-    groups = [(b, m, t) for b in settings.backends for m in settings.modes for t in settings.seq_lens]
+    groups = [(m, t) for m in settings.modes for t in settings.seq_lens]
+    backends = settings.backends
     try:
         check_dtype_supported(runtime)
     except Unsupported as e:
-        yield [_row(n, b, m, t, settings, runtime, supported=False, note=str(e)) for b, m, t in groups for n in names]
+        yield [_row(n, b, m, t, settings, runtime, supported=False, note=str(e))
+               for m, t in groups for b in backends for n in names]
         return
     models = {}
     for name in names:
         model = build_model(name, settings.model, seed=settings.seed)
         models[name] = model.to(device=runtime.device, dtype=runtime.dtype)
     startup_note = ""
-    if "flex" in settings.backends and models["nope"].config.compile_flex:
+    if "flex" in backends and models["nope"].config.compile_flex:
         startup = warm_up_flex_compiler(runtime.device)
         startup_note = f"compile_s excludes the compiler's one-time start-up in this process ({startup:.1f} s)"
-    with progress.task("speed", total=len(groups) * len(names)) as advance:
-        for backend, mode, seq_len in groups:
-            keys = [{"encoding": n, "backend": backend, "mode": mode, "seq_len": seq_len,
+    per_group = len(backends) * len(names)
+    with progress.task("speed", total=len(groups) * per_group) as advance:
+        for mode, seq_len in groups:
+            keys = [{"encoding": n, "backend": b, "mode": mode, "seq_len": seq_len,
                      "batch_size": settings.batch_size, "preset": settings.model, "device": runtime.device_name,
-                     "dtype": runtime.dtype_name, "threads": runtime.threads} for n in names]
+                     "dtype": runtime.dtype_name, "threads": runtime.threads} for b in backends for n in names]
             if existing.has(SPEED, keys):
-                advance(len(names))
+                advance(per_group)
                 continue
-            rows = _measure_group(models, backend, mode, seq_len, settings, runtime, advance)
-            advance(len(names) - sum(r["supported"] for r in rows))  # unsupported rows count as done
-            if backend == "flex":
-                for row in rows:
+            rows = _measure_group(models, mode, seq_len, settings, runtime, advance)
+            advance(per_group - sum(r["supported"] for r in rows))  # unsupported rows count as done
+            for row in rows:
+                if row["backend"] == "flex":
                     row["note"] = row["note"] or startup_note
             yield rows
 

@@ -49,7 +49,9 @@ SPEED = Schema(
     "speed",
     columns=(text("encoding"), text("backend"), text("mode"), integer("seq_len"), integer("batch_size"),
              text("preset"), number("ms_median"), number("ms_iqr"), number("tokens_per_s"), number("pe_ms_median"),
-             number("pe_share"), number("ratio_vs_nope"), number("peak_mem_mb"), text("peak_mem_method", ""),
+             number("pe_share"), integer("repeats", 0), number("ratio_vs_nope"), number("ratio_ci_low"),
+             number("ratio_ci_high"), text("nope_backend", ""), number("ratio_vs_nope_same_backend"),
+             number("peak_mem_mb"), text("peak_mem_method", ""),
              number("compile_s"), *OUTCOME_COLUMNS, *RUN_COLUMNS),
     key=("encoding", "backend", "mode", "seq_len", "batch_size", "preset", "device", "dtype", "threads"),
 )

@@ -1,0 +1,139 @@
+"""A bias that is constant far away, split so the far part runs SDPA's fused kernel with no bias.
+
+A bias that declares ``far_constant`` (T5: every distance from 113 on, causal, shares the
+last bucket) gives, for each query i, keys j <= i - W one constant per head and keys in the
+near band i - W < j <= i their own values. So attention splits into
+
+- a far part with no bias: the CPU flash kernel, causal, on shifted views (queries W.. against
+  keys ..T-W), which returns its output and log-sum-exp; the constant adds to the latter;
+- a near band of width W with the bias, computed a block of queries at a time over the
+  W + block keys it can see (never an (H, T, T) tensor);
+
+merged by log-sum-exp, as ring attention merges blocks. The backward passes the merged
+output and log-sum-exp to the flash kernel's backward op for the far part's exact
+gradients, and works the band's out by hand, the per-distance values' gradient included;
+the far constant's gradient is minus the sum of the band's (softmax gradients sum to zero
+in every row). Rows i < W see no far key: they are the band's alone.
+
+Used only where that is exact: a plain causal mask over the same, consecutive positions (a
+forward pass or the prefill of an empty cache), float32 or wider, on CPU with torch's
+private flash ops present (``split_unavailable`` says why not otherwise). Everything else
+(a decoding step's single query, window and sinks caches, explicit masks) keeps the
+dense path. Shape letters: B batch, H heads, T queries = keys, D head_dim, W band width.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from pe_bench.backends.inputs import AttentionInputs
+
+SPLIT_DTYPES = (torch.float32, torch.float64)
+BLOCK = 128  # queries per band block: the band's scores are (B, H, 128, 128 + W) at a time
+
+
+def split_unavailable(device: torch.device) -> str | None:
+    """Why the split cannot run on ``device`` in this torch, or None when it can."""
+    if device.type != "cpu":
+        return f"the far/near split uses torch's CPU flash ops; on {device.type} the bias is a dense mask"
+    ops = torch.ops.aten
+    for name in ("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention_for_cpu_backward"):
+        if not hasattr(ops, name):
+            return f"torch {torch.__version__} has no aten.{name}: the bias is a dense mask"
+    return None
+
+
+def split_plan(inputs: AttentionInputs, q: Tensor) -> tuple[Tensor, Tensor] | None:
+    """The bias's (near, far) values when the split is exact for this step, else None."""
+    declared = getattr(inputs.bias, "far_constant", None)  # a duck-typed bias may not have the optional method
+    far = declared() if declared is not None else None
+    if far is None or q.dtype not in SPLIT_DTYPES or split_unavailable(q.device) is not None:
+        return None
+    if not inputs.causal or inputs.allowed is not None or inputs.n_queries != inputs.kv_len or inputs.n_queries < 2:
+        return None
+    q_pos, k_pos = inputs.q_pos, inputs.k_pos[: inputs.kv_len]
+    if not torch.equal(q_pos, k_pos) or not bool((q_pos[1:] - q_pos[:-1] == 1).all()):
+        return None  # slot distance must be position distance
+    return far
+
+
+def split_attention(q: Tensor, k: Tensor, v: Tensor, inputs: AttentionInputs) -> Tensor | None:
+    """Attention with a far-constant bias split into a fused far part and a near band, or None."""
+    plan = inputs.memo(("far split", q.dtype, q.device), lambda: split_plan(inputs, q))
+    if plan is None:
+        return None
+    near, far = plan
+    return _SplitAttention.apply(q, k, v, near.to(q.dtype), far.to(q.dtype))
+
+
+def _band(q: Tensor, k: Tensor, near: Tensor, a: int, b: int, scale: float) -> tuple[Tensor, int, Tensor]:
+    """Biased scores of queries [a, b) against the keys in their band; (scores, first key, distance index)."""
+    width = near.shape[-1]
+    first = max(0, a - width + 1)
+    distance = torch.arange(a, b, device=q.device)[:, None] - torch.arange(first, b, device=q.device)[None, :]
+    index = distance.clamp(0, width - 1)  # (b-a, n)
+    bias = near[:, index].masked_fill(((distance < 0) | (distance >= width))[None], float("-inf"))  # (H, b-a, n)
+    scores = (q[..., a:b, :] @ k[..., first:b, :].transpose(-2, -1)).mul_(scale).add_(bias)  # (B, H, b-a, n)
+    return scores, first, index
+
+
+class _SplitAttention(torch.autograd.Function):
+    """Far part on the flash kernel, near band by hand, merged by log-sum-exp; exact gradients."""
+
+    @staticmethod
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, near: Tensor, far: Tensor) -> Tensor:  # noqa: ANN001
+        T, D, width = q.shape[-2], q.shape[-1], near.shape[-1]
+        scale = 1.0 / math.sqrt(D)
+        far_value = far.view(1, -1, 1)  # (1, H, 1): the bias at every distance >= W
+        out = torch.empty_like(q)
+        lse = torch.empty(q.shape[:-1], dtype=torch.promote_types(q.dtype, torch.float32), device=q.device)  # (B, H, T)
+        for a in range(0, T, BLOCK):
+            b = min(a + BLOCK, T)
+            scores, first, _ = _band(q, k, near, a, b, scale)
+            lse[..., a:b] = torch.logsumexp(scores, dim=-1)
+            out[..., a:b, :] = torch.softmax(scores, dim=-1) @ v[..., first:b, :]
+        if T > width:
+            far_out, far_lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+                q[..., width:, :], k[..., : T - width, :], v[..., : T - width, :], 0.0, True, scale=scale)
+            far_lse = far_lse + far_value  # (B, H, T - W)
+            near_lse = lse[..., width:]
+            merged = torch.logaddexp(near_lse, far_lse)
+            out[..., width:, :] = (torch.exp(near_lse - merged)[..., None] * out[..., width:, :]
+                                   + torch.exp(far_lse - merged)[..., None] * far_out)
+            lse[..., width:] = merged
+        ctx.save_for_backward(q, k, v, near, far, out, lse)
+        return out
+
+    @staticmethod
+    def backward(ctx, d_out: Tensor) -> tuple[Tensor | None, ...]:  # noqa: ANN001
+        q, k, v, near, far, out, lse = ctx.saved_tensors
+        T, D, width = q.shape[-2], q.shape[-1], near.shape[-1]
+        scale = 1.0 / math.sqrt(D)
+        d_out = d_out.contiguous()
+        dq, dk, dv = torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
+        d_near, d_far = torch.zeros_like(near), torch.zeros_like(far)
+        if T > width:
+            far_value = far.view(1, -1, 1)
+            far_dq, far_dk, far_dv = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
+                d_out[..., width:, :], q[..., width:, :], k[..., : T - width, :], v[..., : T - width, :],
+                out[..., width:, :].contiguous(), (lse[..., width:] - far_value).contiguous(), 0.0, True, scale=scale)
+            dq[..., width:, :] += far_dq
+            dk[..., : T - width, :] += far_dk
+            dv[..., : T - width, :] += far_dv
+        delta = (d_out * out).sum(-1, keepdim=True)  # (B, H, T, 1)
+        for a in range(0, T, BLOCK):
+            b = min(a + BLOCK, T)
+            scores, first, index = _band(q, k, near, a, b, scale)
+            p = torch.exp(scores - lse[..., a:b, None])  # the merged softmax's band entries
+            dv[..., first:b, :] += p.transpose(-2, -1) @ d_out[..., a:b, :]
+            d_scores = (d_out[..., a:b, :] @ v[..., first:b, :].transpose(-2, -1)).sub_(delta[..., a:b, :]).mul_(p)
+            dq[..., a:b, :] += (d_scores @ k[..., first:b, :]) * scale
+            dk[..., first:b, :] += (d_scores.transpose(-2, -1) @ q[..., a:b, :]) * scale
+            per_head = d_scores.sum(0)  # (H, b-a, n): the bias is shared by the batch
+            H = near.shape[0]
+            d_near.scatter_add_(1, index.reshape(1, -1).expand(H, -1), per_head.reshape(H, -1))
+            d_far -= per_head.sum((1, 2))  # the far keys' share: every row's gradients sum to zero
+        return dq, dk, dv, d_near, d_far

@@ -264,20 +264,11 @@ def peers(
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: torch's).")] = None,
 ) -> None:
     """Time x-transformers and Hugging Face's Llama next to pe-bench: same shapes, one run."""
-    from pe_bench.options import check_int
-    from pe_bench.peers import PeerSettings, require_peers, run_peers, write_peers
-    from pe_bench.results.folder import check_writable_folder
+    from pe_bench.peers import peer_settings, require_peers, run_peers, write_peers
 
     versions = require_peers()
-    if preset not in PRESETS:
-        raise InputError(f"unknown preset '{preset}'; valid: {', '.join(PRESETS)}")
-    for value, flag in ((seq_len, "--seq-len"), (batch_size, "--batch-size"), (context, "--context"),
-                        (repeats, "--repeats")):
-        check_int(value, flag)
+    settings = peer_settings(out, preset, seq_len, batch_size, context, repeats)
     runtime = make_runtime("cpu", "float32", threads)
-    check_writable_folder(out)
-    settings = PeerSettings(model=preset, seq_len=seq_len, batch_size=batch_size, context=context,
-                            decode_steps=max(repeats, 2), repeats=repeats)
     with terminations_as_interrupts(), RichProgress(console, 1) as progress:
         rows = run_peers(settings, runtime, versions, progress)
     write_peers(out, rows, " ".join(INVOCATION))

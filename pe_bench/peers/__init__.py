@@ -8,11 +8,27 @@ from pathlib import Path
 
 import pandas as pd
 
+from pe_bench.errors import InputError
+from pe_bench.model import PRESETS
+from pe_bench.options import check_int
 from pe_bench.peers.measure import PEERS, PeerSettings, run_peers
 from pe_bench.peers.models import INSTALL_HINT, require_peers
 from pe_bench.results.files import write_atomic
-from pe_bench.results.folder import claim, locked
+from pe_bench.results.folder import check_writable_folder, claim, locked
 from pe_bench.results.summary import markdown_table
+
+
+def peer_settings(out: Path, preset: str, seq_len: int, batch_size: int, context: int, repeats: int
+                  ) -> PeerSettings:
+    """Every check before any work (a known preset, positive sizes, a folder pe-bench may write), then the settings."""
+    if preset not in PRESETS:
+        raise InputError(f"unknown preset '{preset}'; valid: {', '.join(PRESETS)}")
+    for value, flag in ((seq_len, "--seq-len"), (batch_size, "--batch-size"), (context, "--context"),
+                        (repeats, "--repeats")):
+        check_int(value, flag)
+    check_writable_folder(out)
+    return PeerSettings(model=preset, seq_len=seq_len, batch_size=batch_size, context=context,
+                        decode_steps=max(repeats, 2), repeats=repeats)
 
 
 def peers_markdown(rows: list[dict]) -> str:
@@ -36,4 +52,4 @@ def write_peers(out: Path, rows: list[dict], command: str) -> None:
         write_atomic(out / "peers.md", peers_markdown(rows))
 
 
-__all__ = ["INSTALL_HINT", "PEERS", "PeerSettings", "peers_markdown", "require_peers", "run_peers", "write_peers"]
+__all__ = ["INSTALL_HINT", "PEERS", "PeerSettings", "peer_settings", "peers_markdown", "require_peers", "run_peers", "write_peers"]

@@ -2,8 +2,9 @@
 encoding, so that the encoding is the only difference between two runs.
 
 Batches are windows of ``train_len + 1`` bytes at random offsets of the training stream,
-drawn from a generator seeded with ``seed``. AdamW, linear warm-up then cosine decay to a
-tenth of the peak rate, gradients clipped at norm 1.
+drawn from a generator seeded with ``seed``; or, with a ``sampler``, whatever batches it draws
+from that generator (task examples, with positions and a loss mask). AdamW, linear warm-up
+then cosine decay to a tenth of the peak rate, gradients clipped at norm 1.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from pe_bench.model import Transformer
@@ -65,21 +67,40 @@ def sample_batch(data: Tensor, length: int, batch_size: int, generator: torch.Ge
     return windows[:, :-1], windows[:, 1:]
 
 
-def train(model: Transformer, data: Tensor, config: TrainConfig, runtime: Runtime,
-          advance: Callable[..., None] = lambda n=1, **f: None) -> TrainResult:
-    """Train ``model`` in place on the byte stream ``data``; stops early if the loss diverges."""
+#: draws one batch from the generator: inputs (B, T), targets (B, T), positions (T,) or None
+#: (0..T-1), loss mask (B, T) bool or None (every target counts)
+Sampler = Callable[[torch.Generator], tuple[Tensor, Tensor, Tensor | None, Tensor | None]]
+
+
+def masked_loss(model: Transformer, x: Tensor, y: Tensor, positions: Tensor | None, mask: Tensor | None) -> Tensor:
+    """Mean next-token cross-entropy over the targets ``mask`` keeps (all of them if None)."""
+    if mask is None:
+        return model.loss(x, y, positions)
+    logits = model(x, positions)  # (B, T, V)
+    return F.cross_entropy(logits[mask], y[mask])
+
+
+def train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime: Runtime,
+          advance: Callable[..., None] = lambda n=1, **f: None, sampler: Sampler | None = None) -> TrainResult:
+    """Train ``model`` in place on the byte stream ``data``, or on ``sampler``'s batches if given;
+    stops early if the loss diverges."""
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.95), weight_decay=0.01)
     model.train()
     curve: list[dict[str, float]] = []
-    tokens = config.batch_size * config.train_len
+    tokens = config.batch_size * config.train_len  # with a sampler: an upper bound (its lengths vary up to this)
     start = last = time.perf_counter()
     note = ""
     for step in range(config.steps):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, config)
-        x, y = sample_batch(data, config.train_len, config.batch_size, generator)
-        loss = model.loss(x.to(runtime.device), y.to(runtime.device))
+        if sampler is None:
+            x, y = sample_batch(data, config.train_len, config.batch_size, generator)
+            loss = model.loss(x.to(runtime.device), y.to(runtime.device))
+        else:
+            x, y, positions, mask = sampler(generator)
+            loss = masked_loss(model, x.to(runtime.device), y.to(runtime.device), positions,
+                               None if mask is None else mask.to(runtime.device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pe_bench.tasks import TASKS
-from pe_bench.tasks.batches import randomized_positions, sampler
+from pe_bench.tasks.batches import randomized_positions, sampler, stack
 
 
 @pytest.mark.parametrize("length,span", [(1, 1), (7, 7), (31, 256), (100, 800)])
@@ -50,3 +50,15 @@ def test_a_batch_is_next_byte_pairs_masked_to_the_answers(task, randomize):
         else:
             assert positions is None
     assert len(lengths) > 1  # lengths vary across steps
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_the_loss_mask_keeps_exactly_the_answer_bytes(task):
+    max_len = TASKS[task].min_length + 8
+    x, y, _, mask = sampler(task, max_len, batch_size=2)(torch.Generator().manual_seed(5))
+    again = torch.Generator().manual_seed(5)  # the same draws: the length, then the examples
+    length = int(torch.randint(TASKS[task].min_length, max_len + 1, (), generator=again))
+    tokens, answer = stack(task, length, 2, again)
+    assert torch.equal(y, tokens[:, 1:])
+    for row in range(2):
+        assert torch.equal(y[row][mask[row]], tokens[row][answer])  # the targets kept are the answers, in order

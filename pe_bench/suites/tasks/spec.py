@@ -43,6 +43,7 @@ class TasksSettings:
     train_len: int | None = None  # overrides every task's L
     steps: int | None = None  # overrides every task's steps
     n_examples: int = 32  # evaluation examples per length (and depth)
+    factors: tuple[int, ...] = FACTORS  # evaluation lengths, as multiples of L
     randomize_positions: int = 0  # 0: plain only; F: also "<encoding>+rand", positions from [0, F x L)
     retrain: bool = False
     seed: int = 0
@@ -53,7 +54,7 @@ class TasksSettings:
                        steps=r.steps if self.steps is None else self.steps)
 
     def lengths(self, task: str) -> tuple[int, ...]:
-        return tuple(f * self.recipe(task).train_len for f in FACTORS)
+        return tuple(f * self.recipe(task).train_len for f in self.factors)
 
     def span(self, task: str, randomized: bool) -> int:
         """The positions training uses: [0, span); a learned table has exactly this many."""
@@ -78,7 +79,7 @@ def _recipes(passkey: Recipe, copy: Recipe, recall: Recipe) -> tuple[tuple[str, 
 
 
 PRESETS: dict[str, TasksSettings] = {
-    "tiny": TasksSettings("tiny", d_model=32, n_layers=2, n_examples=2, recipes=_recipes(
+    "tiny": TasksSettings("tiny", d_model=32, n_layers=2, n_examples=2, factors=(1, 2, 4), recipes=_recipes(
         Recipe(104, 3, 3e-3, 4), Recipe(8, 3, 3e-3, 4), Recipe(8, 3, 3e-3, 4))),
     # about the same number of tokens per step for every task (passkey's examples are 8x longer)
     "quick": TasksSettings("quick", d_model=64, n_layers=2, recipes=_recipes(

@@ -83,7 +83,7 @@ def draw_passkey_depth(tasks: pd.DataFrame) -> Figure:
         image = ax.imshow(grid.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
         for (i, j), value in np.ndenumerate(grid.to_numpy(dtype=float)):
             ax.text(j, i, "n/a" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize="x-small",
-                    color="white" if np.isnan(value) or value < 0.5 else "black")
+                    color="black" if np.isnan(value) or value >= 0.5 else "white")  # n/a on the blank cell
         ax.set_xticks(range(len(lengths)), [f"{n:g}" for n in lengths], fontsize="x-small")
         ax.set_yticks(range(len(depths)), depths)
         learned = bool(rows["learned"].all())

@@ -2,22 +2,10 @@
 
 import matplotlib.colors
 import pytest
-from figure_tables import table
+from figure_tables import table, task_rows as rows
 
 from pe_bench.figures import NoUsableRows, colour
 from pe_bench.figures.tasks import draw_accuracy_vs_length, draw_passkey_depth
-
-
-def rows() -> list[dict]:
-    out = []
-    for variant, encoding, learned in (("rope", "rope", True), ("rope+rand", "rope", True), ("alibi", "alibi", False)):
-        for task, depths in (("passkey", ("start", "middle", "end")), ("copy", ("",))):
-            for factor in (1, 2, 4):
-                for depth in depths:
-                    out.append({"encoding": encoding, "variant": variant, "task": task, "train_len": 16,
-                                "eval_len": 16 * factor, "depth": depth, "accuracy": 1.0 / factor,
-                                "learned": learned, "supported": True, "seed": 0})
-    return out
 
 
 def test_one_panel_per_task_rand_dashed_and_not_learned_marked():

@@ -175,7 +175,8 @@ def test_the_figure_names_are_the_ones_results_folders_already_hold():
         "training_loss", "task_accuracy_vs_length", "passkey_depth", *ENCODING_FIGURES]
     assert {spec.name: spec.table for spec in ALL_SPECS if spec.table} == {
         "speed_ratio": "speed", "kvcache_decode": "kvcache", "shift_invariance": "shift", "precision": "precision",
-        "ppl_vs_length": "extrapolation", "streaming": "extrapolation", "training_loss": "training"}
+        "ppl_vs_length": "extrapolation", "streaming": "extrapolation", "training_loss": "training",
+        "task_accuracy_vs_length": "tasks", "passkey_depth": "tasks"}
 
 
 def test_only_the_specs_given_are_drawn_and_missing_tables_are_skipped_with_the_source_named(tmp_path: Path):

@@ -15,6 +15,8 @@ os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
 import inspect  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from contextlib import nullcontext  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated, Any  # noqa: E402
 
@@ -25,6 +27,7 @@ from typer.core import TyperGroup  # noqa: E402
 
 from pe_bench import __version__  # noqa: E402
 from pe_bench import command_options as options  # noqa: E402
+from pe_bench import distributed  # noqa: E402
 from pe_bench.check import check_encodings, check_report, registered_names  # noqa: E402
 from pe_bench.encodings import BUILT_IN, ENCODINGS, ORIGINS, build_encoding, encoding_class  # noqa: E402
 from pe_bench.encodings import load_entry_points  # noqa: E402
@@ -34,18 +37,21 @@ from pe_bench.figures import FORMATS, NothingToPlot  # noqa: E402
 from pe_bench.interrupts import exit_code, terminations_as_interrupts  # noqa: E402
 from pe_bench.model import PRESETS  # noqa: E402
 from pe_bench.options import parse_choices  # noqa: E402
-from pe_bench.progress import RichProgress  # noqa: E402
-from pe_bench.results.summary import summary_table  # noqa: E402
+from pe_bench.progress import Progress, RichProgress  # noqa: E402
+from pe_bench.results.summary import differences_table, summary_table  # noqa: E402
 from pe_bench.runner import execute, finish, plan, plot_results  # noqa: E402
 from pe_bench.runtime import make_runtime  # noqa: E402
 from pe_bench.suites import SUITES  # noqa: E402
 
-console = Console()
+# under torchrun, rank 0 alone prints: tables, progress bars, notices and bad-input lines
+console = Console(quiet=distributed.rank_from_environment() != 0)
 INVOCATION: list[str] = ["pe-bench"]  # the command line being run, recorded in manifest.json and summary.md
 
 
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"Error: {message}", err=True)
+def _fail(message: str, code: int = 2, every_rank: bool = False) -> None:
+    """One line on stderr and exit; under torchrun, from rank 0 only unless ``every_rank`` (a rank's own failure)."""
+    if every_rank or distributed.rank_from_environment() == 0:
+        typer.echo(f"Error: {message}", err=True)
     sys.exit(code)
 
 
@@ -144,33 +150,56 @@ def check(names: Annotated[list[str], typer.Argument(
 
 
 def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device: str, dtype: str,
-                    threads: int | None, seed: int, out: Path, overrides: dict[str, Any], resume: bool,
-                    plots: bool) -> None:
-    """Validate everything, run with progress bars, print each suite's table and the summary."""
+                    threads: int | None, seed: int | None, out: Path, overrides: dict[str, Any], resume: bool,
+                    plots: bool, distribute: str) -> None:
+    """Validate everything, run with progress bars, print each suite's table and the summary.
+
+    Under torchrun every rank validates (and every rank exits 2 on bad input, rank 0 saying
+    why) and does its share of the work; rank 0 alone writes and prints (pe_bench/ranks.py).
+    """
     # SIGTERM and SIGHUP end a run as Ctrl-C does (rows kept, temporaries removed, manifest
     # "interrupted", exit 143 / 129 / 130); after the first, all three are ignored until exit
     with terminations_as_interrupts():
         suites = parse_choices(suite, "--suite", list(SUITES), allow_all=True)
         runtime = make_runtime(device, dtype, threads)
-        run_plan = plan(encodings, suites, preset, runtime, out, seed=seed, overrides=overrides, resume=resume)
+        world, rank_device = distributed.start(runtime.device, distribute)
+        runtime = replace(runtime, device=rank_device, world=world)
+        try:
+            run_plan, problem = plan(encodings, suites, preset, runtime, out, seed=seed, overrides=overrides,
+                                     resume=resume), None
+        except InputError as e:
+            run_plan, problem = None, str(e)
+        if (problem := world.first_problem(problem)) is not None:  # one rank's bad input stops every rank
+            raise InputError(problem)
+        assert run_plan is not None
+        ranks = f", rank 0 of {world.world_size} ({world.backend}, {world.distribute})" if world.active else ""
         console.print(f"pe-bench {__version__}: {', '.join(suites)} for {', '.join(run_plan.encodings)} "
-                      f"on {runtime.device_name}, {runtime.dtype_name}, {runtime.threads} threads -> {out}/")
+                      f"on {runtime.device_name}, {runtime.dtype_name}, {runtime.threads} threads{ranks} -> {out}/")
         for notice in run_plan.notices:
             console.print(notice, markup=False, highlight=False)
         shown = len(run_plan.notices)
         plugins = [name for name in run_plan.encodings if ORIGINS[name] is not BUILT_IN]
+        bars = RichProgress(console, len(run_plan.suites)) if world.is_main else nullcontext(Progress())
         try:
-            with RichProgress(console, len(run_plan.suites)) as progress:
+            with bars as progress:
                 execute(run_plan, progress, command=INVOCATION, on_wait=progress.note)
         except KeyboardInterrupt as e:
             _fail(f"interrupted; the rows finished before it are saved in {out}/ "
                   "(run the same command with --resume to go on)", exit_code(e))
+        except (InputError, OutputError) as e:
+            if world.is_main:
+                raise
+            _fail(f"rank {world.rank}: {e}", 2, every_rank=True)  # its own failure: torchrun then stops rank 0
         except Exception as e:
             if not plugins:
                 raise  # pe-bench's own bug: the traceback is what a report needs
-            _fail(f"stopped by {type(e).__name__}: {' '.join(str(e).split())[:300]} — with the user encodings "
+            _fail(f"{'' if world.is_main else f'rank {world.rank}: '}stopped by {type(e).__name__}: "
+                  f"{' '.join(str(e).split())[:300]} — with the user encodings "
                   f"{', '.join(plugins)}; rows finished before it are saved in {out}/ "
-                  f"(pe-bench check {' '.join(plugins)} may say which part breaks)", 1)
+                  f"(pe-bench check {' '.join(plugins)} may say which part breaks)", 1, every_rank=True)
+        distributed.stop(world)
+        if not world.is_main:
+            return
         try:
             done = finish(run_plan, draw_plots=plots, command=INVOCATION, on_wait=console.print)
         except KeyboardInterrupt as e:
@@ -181,9 +210,11 @@ def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device:
         for table in done.suite_tables:
             console.print(table)
         console.print(summary_table(done.summary, [s.summary for s in SUITES.values()]))
+        if len(done.differences):
+            console.print(differences_table(done.differences))
         for name, reason in done.skipped_figures:
             console.print(f"skipped figure {name}: {reason}")
-        console.print(f"wrote {out}/summary.md, summary.csv, manifest.json, the tables"
+        console.print(f"wrote {out}/summary.md, summary.csv, differences.csv, manifest.json, the tables"
                       + (f" and {len(done.figures)} figures in {out}/plots/" if done.figures else ""))
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pe_bench.distributed import DISTRIBUTE
 from pe_bench.model import PRESETS
 from pe_bench.runtime import DEVICES, DTYPES
 from pe_bench.suite import Option
@@ -51,11 +52,16 @@ RUN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("device", Annotated[str, choice(*DEVICES, help="auto picks cuda, then mps, then cpu.")], "auto"),
     ("dtype", Annotated[str, choice(*DTYPES, help="Weights and activations.")], "float32"),
     ("threads", Annotated[int | None, typer.Option(help="CPU threads torch may use (default: all cores).")], None),
-    ("seed", Annotated[int, typer.Option(help="Seed for weights and data.")], 0),
+    ("seed", Annotated[int | None, typer.Option(
+        help="Seed for weights and data, for every suite (default 0; a training suite's preset may run more: "
+             "see --seeds, which it cannot be combined with).")], None),
     ("out", Annotated[Path, typer.Option(help="Folder for the result tables (created if missing).")],
      Path("results")),
     ("resume", Annotated[bool, typer.Option("--resume", help="Skip rows already saved in --out for the same "
                                                              "settings.")], False),
+    ("distribute", Annotated[str, choice(*DISTRIBUTE, help="Under torchrun: ddp trains each model on all ranks "
+                                                           "(data sharded); sweep deals whole training jobs out "
+                                                           "to the ranks.")], "ddp"),
     ("plots", Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the figures into <out>/plots/ at the "
                                                                       "end.")], True),
 )

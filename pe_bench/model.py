@@ -41,6 +41,10 @@ class ModelConfig:
     backend: str = "sdpa"  # eager | sdpa | flex
     compile_flex: bool = True  # False runs flex_attention uncompiled (slow, but no compile wait)
     encoding_options: dict[str, object] = field(default_factory=dict)  # e.g. {"base": 500000.0}
+    # on CUDA only (training.py): train under torch.autocast in this dtype (weights stay in the
+    # run's dtype), and with this attention backend (flex: its backward runs on CUDA, not on CPU)
+    train_autocast: str | None = None
+    train_backend: str | None = None
 
     @property
     def head_dim(self) -> int:
@@ -54,6 +58,10 @@ PRESETS: dict[str, ModelConfig] = {
     "quick": ModelConfig(d_model=128, n_layers=4, n_heads=4, max_len=1024),
     # the shape of the peer-library (x-transformers) speed comparison: 4 layers, width 256, 4 heads
     "standard": ModelConfig(d_model=256, n_layers=4, n_heads=4, max_len=4096),
+    # for GPUs: the class of model the ALiBi paper trained (12 layers, width 768, 12 heads; ~85M
+    # parameters besides the embedding), trained on CUDA with bf16 autocast and flex attention
+    "large": ModelConfig(d_model=768, n_layers=12, n_heads=12, max_len=8192, train_autocast="bfloat16",
+                         train_backend="flex"),
 }
 
 

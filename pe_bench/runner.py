@@ -36,12 +36,14 @@ from pe_bench.figures.encodings import FIGURES as ENCODING_FIGURES
 from pe_bench.figures.common import FigureSpec
 from pe_bench.options import check_seed
 from pe_bench.progress import Progress
+from pe_bench.ranks import batches, from_main, work_alongside
 from pe_bench.results import manifest
 from pe_bench.results.files import remove_stale_temporaries
 from pe_bench.results.folder import check_writable_folder, claim, is_owned, locked
 from pe_bench.results.summary import write_report
 from pe_bench.results.tables import key_text, read_table, upsert
-from pe_bench.runtime import Runtime, available_memory
+from pe_bench.runtime import Runtime, check_memory
+from pe_bench.seeds import check_resume, seed_overrides
 from pe_bench.suite import Existing, RunContext, with_nope
 from pe_bench.suites import SUITES, all_schemas
 
@@ -69,6 +71,7 @@ class Finished:
     suite_tables: list[RenderableType]
     figures: list[Path]
     skipped_figures: list[tuple[str, str]]
+    differences: pd.DataFrame = field(default_factory=pd.DataFrame)  # the summary's claims tested across seeds
 
 
 def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runtime: Runtime, out: Path,
@@ -96,9 +99,9 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
                 raise InputError(f"unknown option '{option}'")
             flag = "--" + option.replace("_", "-")
             raise InputError(f"{flag} applies to the {' and '.join(owners)} suite, which this run does not include")
-    settings = {
-        suite.name: suite.settings(preset, seed=seed,
-                                   **{k: v for k, v in overrides.items() if k in suite.option_names()})
+    settings = {  # --seed and --seeds: seeds.py
+        suite.name: suite.settings(preset, **seed_overrides(suite, seed, overrides.get("seeds")),
+                                   **{k: v for k, v in overrides.items() if k in suite.option_names() and k != "seeds"})
         for suite in chosen
     }
     check_writable_folder(out)
@@ -107,7 +110,10 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
     for suite in chosen:
         suite.check(encodings, settings[suite.name], out, runtime)
     check_memory([suite.memory(settings[suite.name]) for suite in chosen], runtime)
-    notice = manifest.check(out) if out.is_dir() else None  # last: it moves a corrupt manifest aside
+    for suite in chosen if resume else ():
+        check_resume(out, suite, settings[suite.name])  # the same seeds as the run it resumes
+    # last: it moves a corrupt manifest aside (rank 0 alone: the others never write)
+    notice = manifest.check(out) if out.is_dir() and runtime.world.is_main else None
     return Plan(encodings, settings, runtime, out, preset, seed, resume, notices=[notice] if notice else [])
 
 
@@ -118,15 +124,6 @@ def check_figures_folder(plots: Path) -> None:
         raise InputError(f"{plots} is a symbolic link; pe-bench draws its figures into a folder of its own there")
     if plots.exists() and not plots.is_dir():
         raise InputError(f"{plots} is a file; pe-bench draws its figures into that folder")
-
-
-def check_memory(needs: list[tuple[int, str]], runtime: Runtime) -> None:
-    """Refuse a run whose largest shape would need more memory than the device has free."""
-    available = available_memory(runtime)
-    need, shape = max(needs, default=(0, ""))
-    if available is not None and need > available:
-        raise InputError(f"{shape} needs about {need / 2**30:,.1f} GiB, and {runtime.device_name} has "
-                         f"{available / 2**30:,.1f} GiB available; use shorter lengths or a smaller batch")
 
 
 def load_tables(out: Path) -> dict[str, pd.DataFrame]:
@@ -153,6 +150,8 @@ def execute(run_plan: Plan, progress: Progress | None = None, command: list[str]
     and the manifest says the run was interrupted. The output folder is claimed (results/folder.py)
     and locked while the run writes: a second run into it waits (``on_wait`` says for whom).
     """
+    if not run_plan.runtime.world.is_main:  # under torchrun: its share of the work, writing nothing (ranks.py)
+        return work_alongside(run_plan.suites, run_plan.encodings, RunContext(run_plan.runtime, run_plan.out))
     claim(run_plan.out)
     with locked(run_plan.out, _quoted(command), on_wait):
         remove_stale_temporaries(run_plan.out)  # left by a run that was killed (its pid is gone)
@@ -168,15 +167,15 @@ def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | Non
                                    if ORIGINS[name] is not BUILT_IN}
     entry = manifest.new_entry(encodings=run_plan.encodings, suites=run_plan.suites, preset=run_plan.preset,
                                runtime_record=run_plan.runtime.record(), seed=run_plan.seed, resume=run_plan.resume,
-                               command=command, **records)
+                               command=command, **run_plan.runtime.world.record(), **records)
     _notice(run_plan, manifest.record(out, entry))
-    existing = Existing(load_tables(out) if run_plan.resume else {})
+    existing = Existing(from_main(run_plan.runtime.world, lambda: load_tables(out) if run_plan.resume else {}))
     context = RunContext(run_plan.runtime, out, progress, existing)
     try:
         for name, settings in run_plan.suites.items():
             start = time.perf_counter()
             with progress.stage(name):
-                for schema, rows in SUITES[name].run(run_plan.encodings, settings, context):
+                for schema, rows in batches(SUITES[name], run_plan.encodings, settings, context):
                     if not rows:
                         continue
                     upsert(out, schema, rows)
@@ -216,8 +215,8 @@ def tables_for_run(run_plan: Plan) -> dict[str, pd.DataFrame]:
                 continue
             if "encoding" in df.columns:
                 df = df[df["encoding"].isin(names)]
-            for column, value in values.items():
-                df = df[df[column].map(key_text) == key_text(value)]
+            for column, value in values.items():  # a tuple: any of its values (a training suite's seeds)
+                df = df[df[column].map(key_text).isin(map(key_text, value if isinstance(value, tuple) else [value]))]
             tables[table] = df
     return tables
 
@@ -245,11 +244,10 @@ def _finish(run_plan: Plan, draw_plots: bool, command: list[str] | None) -> Fini
                               run_plan.out / "plots", source="this run")
         figures, skipped = report.drawn, report.skipped
     parts = [suite.summary for suite in SUITES.values()]
-    summary = write_report(run_plan.out, tables, parts, encodings=run_plan.encodings, preset=run_plan.preset,
-                           runtime_record=run_plan.runtime.record(),
-                           command=_quoted(command),
-                           suite_tables=suite_tables, figures=figures)
-    return Finished(summary, suite_tables, figures, skipped)
+    summary, differences = write_report(run_plan.out, tables, parts, encodings=run_plan.encodings,
+                                        preset=run_plan.preset, runtime_record=run_plan.runtime.record(),
+                                        command=_quoted(command), suite_tables=suite_tables, figures=figures)
+    return Finished(summary, suite_tables, figures, skipped, differences)
 
 
 def figure_specs() -> list[FigureSpec]:

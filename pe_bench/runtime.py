@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from pe_bench.distributed import SINGLE, World
 from pe_bench.errors import InputError, Unsupported
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -17,11 +18,16 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 @dataclass(frozen=True)
 class Runtime:
-    """The device, dtype and thread count a run uses; recorded with every result row."""
+    """The device, dtype and thread count a run uses; recorded with every result row.
+
+    ``world`` says which rank this process is under torchrun (pe_bench/distributed.py); it is
+    not part of a row: the same settings give the same numbers whatever the number of ranks.
+    """
 
     device: torch.device
     dtype: torch.dtype
     threads: int
+    world: World = SINGLE
 
     @property
     def dtype_name(self) -> str:
@@ -106,3 +112,12 @@ def check_dtype_supported(runtime: Runtime) -> None:
         runtime.sync()
     except (RuntimeError, TypeError) as e:
         raise Unsupported(f"{runtime.dtype_name} is not supported on {runtime.device_name}: {e}") from None
+
+
+def check_memory(needs: list[tuple[int, str]], runtime: Runtime) -> None:
+    """Refuse a run whose largest shape would need more memory than the device has free."""
+    available = available_memory(runtime)
+    need, shape = max(needs, default=(0, ""))
+    if available is not None and need > available:
+        raise InputError(f"{shape} needs about {need / 2**30:,.1f} GiB, and {runtime.device_name} has "
+                         f"{available / 2**30:,.1f} GiB available; use shorter lengths or a smaller batch")

@@ -104,7 +104,7 @@ class Suite:
     description: str
     tables: tuple[Schema, ...]
     options: tuple[Option, ...]
-    #: preset name -> settings (a frozen dataclass with a ``seed`` field)
+    #: preset name -> settings (a frozen dataclass with a ``seed`` field, or ``seeds`` if it trains: seeds.py)
     presets: Mapping[str, Any]
     #: raises InputError for settings that cannot run (a window larger than a context, ...)
     validate: Callable[[Any], None]
@@ -113,7 +113,8 @@ class Suite:
     #: this run's rows, by table name -> what the terminal shows
     render: Callable[[dict[str, pd.DataFrame]], RenderableType]
     #: (settings, runtime) -> {table name: {column: value}}: the column values that identify this
-    #: run's configuration in each table, so reports never mix rows of another setting
+    #: run's configuration in each table, so reports never mix rows of another setting; a tuple
+    #: value keeps rows with any of its values (the seeds of a training suite)
     selects: Callable[[Any, Runtime], dict[str, dict[str, Any]]]
     summary: SummaryPart
     figures: tuple[FigureSpec, ...] = ()
@@ -135,6 +136,13 @@ class Suite:
 
     def option_names(self) -> tuple[str, ...]:
         return tuple(option.name for option in self.options)
+
+    @property
+    def trains(self) -> bool:
+        """True for a suite that trains models, i.e. declares the ``seeds`` option (seeds.py):
+        it trains every seed separately, and under torchrun every rank takes part (DDP or a
+        sweep, ranks.py); a suite that does not train runs on rank 0 alone."""
+        return "seeds" in self.option_names()
 
 
 def with_nope(encodings: tuple[str, ...]) -> tuple[str, ...]:

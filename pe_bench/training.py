@@ -5,19 +5,30 @@ Batches are windows of ``train_len + 1`` bytes at random offsets of the training
 drawn from a generator seeded with ``seed``; or, with a ``sampler``, whatever batches it draws
 from that generator (task examples, with positions and a loss mask). AdamW, linear warm-up
 then cosine decay to a tenth of the peak rate, gradients clipped at norm 1.
+
+Under torchrun with ``--distribute ddp`` (pe_bench/distributed.py) the model is wrapped in
+DistributedDataParallel and the global batch stays the same whatever the number of ranks:
+every rank draws the same global batch from the same seeded generator and trains on its
+slice of it, and DDP averages the gradients, so N ranks take the steps one process would
+(to float rounding). Weights start identical on every rank (the same seed, not offset by rank).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
+from pe_bench.distributed import World
+from pe_bench.errors import InputError
 from pe_bench.model import Transformer
 from pe_bench.runtime import Runtime
 
@@ -72,19 +83,66 @@ def sample_batch(data: Tensor, length: int, batch_size: int, generator: torch.Ge
 Sampler = Callable[[torch.Generator], tuple[Tensor, Tensor, Tensor | None, Tensor | None]]
 
 
-def masked_loss(model: Transformer, x: Tensor, y: Tensor, positions: Tensor | None, mask: Tensor | None) -> Tensor:
-    """Mean next-token cross-entropy over the targets ``mask`` keeps (all of them if None)."""
-    if mask is None:
-        return model.loss(x, y, positions)
-    logits = model(x, positions)  # (B, T, V)
-    return F.cross_entropy(logits[mask], y[mask])
+def shard(batch: Tensor, world: World) -> Tensor:
+    """This rank's slice of a global batch (B, ...) under DDP: B / N rows; the whole batch otherwise."""
+    if not world.collective:
+        return batch
+    if batch.shape[0] % world.world_size:
+        raise InputError(shard_problem(batch.shape[0], world.world_size))
+    size = batch.shape[0] // world.world_size
+    return batch[world.rank * size: (world.rank + 1) * size]
+
+
+def shard_problem(batch_size: int, world_size: int) -> str:
+    """The one line that says a global batch cannot be split over the ranks."""
+    return (f"a training batch of {batch_size} sequences cannot be split evenly over {world_size} ranks "
+            f"(torchrun --nproc-per-node x --nnodes is larger than the data can shard evenly); use a number of "
+            f"ranks that divides {batch_size}, or --distribute sweep")
+
+
+def _parallel(model: Transformer, runtime: Runtime) -> nn.Module:
+    """The module a training step calls: DDP around ``model`` when the ranks train it together."""
+    if not runtime.world.collective:
+        return model
+    device_ids = [runtime.device.index] if runtime.device.type == "cuda" else None  # none on CPU
+    # buffers (cos/sin rows, slopes) are functions of the config, the same on every rank: not synced at
+    # every forward (the option's name changed in torch 2.13)
+    known = inspect.signature(DistributedDataParallel).parameters
+    no_sync = {"forward_sync_buffers" if "forward_sync_buffers" in known else "broadcast_buffers": False}
+    return DistributedDataParallel(model, device_ids=device_ids, **no_sync)
 
 
 def train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime: Runtime,
           advance: Callable[..., None] = lambda n=1, **f: None, sampler: Sampler | None = None) -> TrainResult:
     """Train ``model`` in place on the byte stream ``data``, or on ``sampler``'s batches if given;
-    stops early if the loss diverges."""
+    stops early if the loss diverges.
+
+    Under DDP every rank must call this with the same arguments; the loss reported (and the
+    divergence check) is the global batch's, the same on every rank.
+    """
+    backend = model.backend
+    try:
+        if runtime.device.type == "cuda" and model.config.train_backend:  # the large preset: flex, with its backward
+            model.backend = model.config.train_backend
+        return _train(model, data, config, runtime, advance, sampler)
+    finally:
+        model.backend = backend
+
+
+def _autocast(model: Transformer, runtime: Runtime) -> AbstractContextManager:
+    """On CUDA, torch.autocast in the model config's training dtype (the large preset: bfloat16); else nothing."""
+    if runtime.device.type == "cuda" and model.config.train_autocast:
+        return torch.autocast("cuda", dtype=getattr(torch, model.config.train_autocast))
+    return nullcontext()
+
+
+def _train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime: Runtime,
+           advance: Callable[..., None], sampler: Sampler | None) -> TrainResult:
+    world = runtime.world
+    if world.collective:  # rank 0 may still be writing the last model's rows: wait for it without a time limit
+        world.sync()
     generator = torch.Generator().manual_seed(config.seed)
+    net = _parallel(model, runtime)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.95), weight_decay=0.01)
     model.train()
     curve: list[dict[str, float]] = []
@@ -95,17 +153,23 @@ def train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, config)
         if sampler is None:
-            x, y = sample_batch(data, config.train_len, config.batch_size, generator)
-            loss = model.loss(x.to(runtime.device), y.to(runtime.device))
+            x, y = sample_batch(data, config.train_len, config.batch_size, generator)  # the global batch
+            positions, mask = None, None
         else:
             x, y, positions, mask = sampler(generator)
-            loss = masked_loss(model, x.to(runtime.device), y.to(runtime.device), positions,
-                               None if mask is None else mask.to(runtime.device))
+        x, y = shard(x, world).to(runtime.device), shard(y, world).to(runtime.device)  # (B / N, L) each
+        with _autocast(model, runtime):  # the forward pass and the loss; backward follows the forward's dtypes
+            logits = net(x, positions)  # through DDP's forward, which arms the gradient all-reduce
+            if mask is None:
+                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            else:  # only the targets the sampler's mask keeps (a task's answers)
+                mask = shard(mask, world).to(runtime.device)
+                loss = F.cross_entropy(logits[mask], y[mask])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        value = loss.item()
+        value = world.mean(loss)  # the global batch's loss: every rank takes the same decision below
         if not math.isfinite(value) or value > DIVERGED_LOSS:
             note = f"training diverged at step {step + 1} (loss {value:.3g})"
             break

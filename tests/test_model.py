@@ -23,9 +23,9 @@ def test_same_seed_same_model():
 
 
 def test_presets_and_overrides():
-    assert set(PRESETS) == {"tiny", "quick", "standard"}
+    assert set(PRESETS) == {"tiny", "quick", "standard", "large"}
     assert preset("quick", n_layers=2).n_layers == 2
-    with pytest.raises(InputError, match="valid: tiny, quick, standard"):
+    with pytest.raises(InputError, match="valid: tiny, quick, standard, large"):
         preset("huge")
 
 

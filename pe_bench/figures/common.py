@@ -27,6 +27,7 @@ from pe_bench.encodings import ENCODINGS, ORIGINS, Family
 from pe_bench.encodings.plugins import BUILT_IN
 from pe_bench.errors import PeBenchError
 from pe_bench.results.files import atomic_target
+from pe_bench.stats import ONE_SEED, aggregate
 
 DPI = 120
 #: log axes cannot show 0; an exact zero (e.g. a relative encoding's shift difference) is drawn here
@@ -221,6 +222,31 @@ def plot_per_encoding(ax: Axes, rows: pd.DataFrame, x: str, y: str, *, by: str =
         if labels and name in labels:
             style["label"] = labels[name]
         ax.plot(line[x], line[y], **style)
+
+
+def over_seeds(df: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
+    """Rows of ``df`` averaged over its seeds per group of ``by``: columns ``by``, then ``value`` (the mean),
+    ``ci95`` (the half-width of its 95 % interval, NaN with one seed) and ``n`` (stats.aggregate)."""
+    stats = aggregate(df[df[value].notna()], by, value)
+    return stats.rename(columns={"mean": value})
+
+
+def band_per_encoding(ax: Axes, rows: pd.DataFrame, x: str, y: str, *, by: str = "encoding") -> None:
+    """Shade ``y`` ± ``ci95`` around each line of ``plot_per_encoding``, in the encoding's colour."""
+    for name in order(rows[by]):
+        line = rows[(rows[by] == name) & rows["ci95"].notna()].sort_values(x)
+        if len(line):
+            ax.fill_between(line[x], line[y] - line["ci95"], line[y] + line["ci95"], color=colour(name), alpha=0.15,
+                            linewidth=0)
+
+
+def seeds_note(df: pd.DataFrame, shown: str = "shaded") -> str:
+    """What a figure's values are over: 'seed 0 (1 seed, no interval)', or 'mean of 3 seeds (0, 1, 2);
+    shaded: 95 % interval' (``shown`` says how the interval is drawn: shaded, error bars)."""
+    seeds = sorted({int(s) for s in pd.to_numeric(df["seed"], errors="coerce").dropna()})
+    if len(seeds) <= 1:
+        return f"seed {seeds[0] if seeds else '?'} ({ONE_SEED})"
+    return f"mean of {len(seeds)} seeds ({', '.join(map(str, seeds))}); {shown}: 95 % interval (Student t)"
 
 
 def log_x(ax: Axes, values: Iterable[float], label: str, base: int = 2) -> None:

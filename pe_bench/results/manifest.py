@@ -59,14 +59,14 @@ def git_commit(source: Path = Path(__file__).resolve().parent) -> str | None:
         return None
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Settings dataclasses (with paths and tuples) as JSON values."""
     if dataclasses.is_dataclass(value):
-        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+        return {k: plain(v) for k, v in dataclasses.asdict(value).items()}
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, Path):
         return str(value)
     return value
@@ -81,8 +81,8 @@ def new_entry(*, encodings: tuple[str, ...], suites: dict[str, Any], preset: str
         "python_version": sys.version.split()[0], "command": shlex.join(command if command is not None else sys.argv),
         "started_at": now(), "ended_at": None, "status": "running", "encodings": list(encodings),
         "preset": preset, "seed": seed, "resume": resume, **runtime_record,
-        "suites": {name: _plain(settings) for name, settings in suites.items()},
-        **_plain(records), "suite_seconds": {}, "rows_written": {},
+        "suites": {name: plain(settings) for name, settings in suites.items()},
+        **plain(records), "suite_seconds": {}, "rows_written": {},
     }
 
 
@@ -179,6 +179,15 @@ def check(out: Path) -> str | None:
     except _Corrupt as e:
         return move_aside(path, str(e))
     return None
+
+
+def runs(out: Path) -> list[dict[str, Any]]:
+    """The runs recorded in ``out``'s manifest, oldest first; [] if there is none or it does not parse
+    (``check`` moves such a manifest aside). InputError if it is not a regular file or cannot be read."""
+    try:
+        return _read(out / FILENAME) or []
+    except _Corrupt:
+        return []
 
 
 def record(out: Path, entry: dict[str, Any]) -> str | None:

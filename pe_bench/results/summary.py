@@ -6,7 +6,8 @@ how to show them, a legend); this module lays the parts side by side and names n
 The summary is built from the saved tables, restricted by the runner to the run's setting,
 so rows resumed from an earlier run count.
 
-summary.md holds the command and machine that made the results, the summary, each suite's
+summary.md holds the command and machine that made the results, the summary, which of the
+summary's differences are real across seeds (differences.csv), each suite's
 own table (the same tables the terminal shows, converted from rich) and links to the
 figures and raw tables.
 """
@@ -24,7 +25,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 
 from pe_bench.encodings import ENCODINGS
+from pe_bench.results import claims as claims_module
+from pe_bench.results.claims import Claim, compare_claims
 from pe_bench.results.files import write_atomic
+from pe_bench.stats import ONE_SEED
 
 EXACT = 1e-4  # a cache or a shift is called exact / invariant at or below this logit difference
 
@@ -37,13 +41,15 @@ class SummaryPart:
 
     ``compute(tables, encoding)`` reads this run's tables (by name) and returns a value for
     each of ``columns`` (missing ones stay empty); ``display`` is (title, cell) pairs for the
-    terminal and Markdown tables; ``legend`` explains them in summary.md.
+    terminal and Markdown tables; ``legend`` explains them in summary.md. ``claims`` are the
+    comparisons the part's columns suggest, tested across seeds (results/claims.py).
     """
 
     columns: tuple[str, ...]
     compute: Callable[[Mapping[str, pd.DataFrame], str], dict[str, Any]]
     display: tuple[tuple[str, Callable[[Mapping[str, Any]], str]], ...]
     legend: str
+    claims: tuple[Claim, ...] = ()
 
 
 def _missing(value: object) -> bool:
@@ -63,6 +69,18 @@ def times(value: object) -> str:
 def decimal(value: object) -> str:
     """5.904 -> '5.90'; empty when missing."""
     return "" if _missing(value) else f"{value:.2f}"
+
+
+def plus_minus(mean: object, half_width: object, digits: int = 2, suffix: str = "") -> str:
+    """5.904, 0.123 -> '5.90 ± 0.12'; without a half-width (one seed) the mean alone; empty when missing."""
+    if _missing(mean):
+        return ""
+    return f"{mean:.{digits}f}{suffix}" + ("" if _missing(half_width) else f" ± {half_width:.{digits}f}")
+
+
+def seeds_label(n: object) -> str:
+    """How many seeds a mean is over: '3', or '1 seed, no interval'; empty when missing."""
+    return "" if _missing(n) else ONE_SEED if int(n) == 1 else f"{int(n)}"
 
 
 def label(value: object) -> str:
@@ -134,13 +152,44 @@ def summary_table(summary: pd.DataFrame, parts: Sequence[SummaryPart]) -> Table:
     return table
 
 
+def differences(tables: Mapping[str, pd.DataFrame], encodings: Sequence[str],
+                parts: Sequence[SummaryPart]) -> pd.DataFrame:
+    """Every part's claims tested across seeds (results/claims.py): one row per compared pair."""
+    return compare_claims([c for part in parts for c in part.claims], tables, encodings)
+
+
+def differences_cells(df: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Column titles and formatted cells of the claims table, for the terminal and summary.md."""
+    titles = ["claim", "better", "than", "margin", "seeds", "p", "verdict"]
+    cells = [[str(r["claim"]), str(r["better"]), str(r["worse"]), plus_minus(r["margin"], r["margin_ci95"], 3),
+              str(r["seeds"]), "" if _missing(r["p_value"]) else f"{r['p_value']:.3g}", str(r["verdict"])]
+             for _, r in df.iterrows()]
+    return titles, cells
+
+
+def differences_table(df: pd.DataFrame) -> Table:
+    """The claims table as a rich Table, for the terminal."""
+    titles, cells = differences_cells(df)
+    table = Table(title="which differences are real (paired across seeds)")
+    for title in titles:
+        table.add_column(title)
+    for row in cells:
+        table.add_row(*row)
+    return table
+
+
 def write_report(out: Path, tables: Mapping[str, pd.DataFrame], parts: Sequence[SummaryPart], *,
                  encodings: tuple[str, ...], preset: str, runtime_record: dict, command: str,
-                 suite_tables: list[RenderableType], figures: list[Path]) -> pd.DataFrame:
-    """Write summary.csv and summary.md from ``tables`` (this run's rows); returns the summary."""
+                 suite_tables: list[RenderableType], figures: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write summary.csv, differences.csv and summary.md from ``tables`` (this run's rows).
+
+    Returns the summary and the claims tested across seeds (``differences``).
+    """
     baseline_first = ("nope", *[e for e in encodings if e != "nope"])
     summary = summarize(tables, baseline_first, parts)
     write_atomic(out / "summary.csv", summary.to_csv(index=False))
+    compared = differences(tables, baseline_first, parts)
+    write_atomic(out / "differences.csv", compared.to_csv(index=False))  # headers alone: nothing compared
     titles, cells = display_rows(summary, parts)
     parts_md = [
         "# pe-bench results",
@@ -151,6 +200,9 @@ def write_report(out: Path, tables: Mapping[str, pd.DataFrame], parts: Sequence[
         markdown_table(titles, cells),
         " ".join(part.legend for part in parts),
     ]
+    if len(compared):
+        parts_md += ["## Which differences are real", markdown_table(*differences_cells(compared)),
+                     claims_module.legend()]
     parts_md += [rich_to_markdown(t) for t in suite_tables]
     if figures:
         parts_md.append("## Figures")
@@ -158,4 +210,4 @@ def write_report(out: Path, tables: Mapping[str, pd.DataFrame], parts: Sequence[
     parts_md.append("## Files")
     parts_md.append("\n".join(f"- [{f}]({f})" for f in sorted(p.name for p in out.glob("*.csv")) + ["manifest.json"]))
     write_atomic(out / "summary.md", "\n\n".join(parts_md) + "\n")
-    return summary
+    return summary, compared

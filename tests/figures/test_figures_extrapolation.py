@@ -78,3 +78,37 @@ def test_training_loss_draws_a_solid_line_per_encoding():
 def test_training_loss_without_losses_is_no_usable_rows():
     with pytest.raises(NoUsableRows, match="training.csv"):
         draw_training_loss(table("training", [{"encoding": "rope", "step": 1, "loss": ""}]))
+
+
+def _two_seeds(df: pd.DataFrame, column: str = "value") -> pd.DataFrame:
+    """``df`` again as seed 1, its values 10 % higher: a spread to draw."""
+    other = df.assign(seed=1)
+    other[column] = pd.to_numeric(other[column], errors="coerce") * 1.1
+    return pd.concat([df, other], ignore_index=True)
+
+
+def test_several_seeds_draw_the_mean_with_a_band_and_one_seed_says_it_has_none():
+    extrapolation = tables()["extrapolation"]
+    one = draw_ppl_vs_length(extrapolation)
+    assert "seed 0 (1 seed, no interval)" in one.get_suptitle()
+    assert not one.axes[0].collections  # nothing shaded
+    two = draw_ppl_vs_length(_two_seeds(extrapolation))
+    assert "mean of 2 seeds (0, 1); shaded: 95 % interval" in two.get_suptitle()
+    rope = next(line for line in two.axes[0].lines if line.get_label() == "rope")
+    assert list(rope.get_ydata()) == pytest.approx([6.0 * 1.05, 7.0 * 1.05])  # the mean of the two seeds
+    assert len(two.axes[0].collections) == 4  # a band per variant (learned, rope, alibi, rope-pi)
+
+
+def test_streaming_bars_carry_error_bars_with_several_seeds():
+    extrapolation = _two_seeds(tables()["extrapolation"])
+    ax = draw_streaming(extrapolation).axes[0]
+    assert [bar.get_height() for bar in ax.patches] == pytest.approx([4.2] * 3)
+    assert len(ax.lines) > 0  # the error bars' lines
+    assert "error bars: 95 % interval" in ax.figure.get_suptitle()
+
+
+def test_training_loss_is_averaged_over_seeds():
+    fig = draw_training_loss(_two_seeds(tables()["training"], "loss"))
+    rope = next(line for line in fig.axes[0].lines if line.get_label() == "rope")
+    assert list(rope.get_ydata()) == pytest.approx([4.0 * 1.05, 3.0 * 1.05])
+    assert "mean of 2 seeds" in fig.get_suptitle()

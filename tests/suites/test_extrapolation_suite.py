@@ -200,7 +200,7 @@ def test_checkpoint_from_another_configuration_is_refused(run, corpus_dir):
     _, out = run
     path = next((out / "checkpoints").glob("rope-*.pt"))
     settings = settings_for("tiny", corpus=corpus_dir)
-    other = checkpoints.identity("rope", settings.model_config(), settings.train_config(), "another-corpus", RUNTIME)
+    other = checkpoints.identity("rope", settings.model_config(), settings.train_config(0), "another-corpus", RUNTIME)
     with pytest.raises(InputError, match="another configuration"):
         checkpoints.load(path, other, build_model("rope", settings.model_config()))
 

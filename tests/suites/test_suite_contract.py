@@ -90,7 +90,7 @@ def test_declarations_are_consistent(name):
         suite.validate(settings)  # every preset is valid as shipped
         for option in suite.options:
             assert hasattr(settings, option.name), f"{name}: option {option.name} is not a settings field"
-        assert hasattr(settings, "seed")
+        assert hasattr(settings, "seeds" if suite.trains else "seed")
     assert set(suite.selects(suite.presets["tiny"], RUNTIME)) <= {s.name for s in suite.tables}
     assert {spec.table for spec in suite.figures} <= {s.name for s in suite.tables}
     assert len({c for c in suite.summary.columns}) == len(suite.summary.columns)

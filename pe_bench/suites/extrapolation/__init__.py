@@ -26,7 +26,7 @@ SUITE = Suite(
     run=measure.run,
     render=report.render,
     selects=lambda s, runtime: {
-        table: {"train_len": s.train_len, "steps": s.steps, "seed": s.seed, "preset": s.model,
+        table: {"train_len": s.train_len, "steps": s.steps, "seed": s.seeds, "preset": s.model,
                 "corpus_checksum": load_corpus(s.corpus).checksum, "device": runtime.device_name,
                 "dtype": runtime.dtype_name, "threads": runtime.threads}
         for table in ("extrapolation", "training")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -36,10 +37,10 @@ from pe_bench.suites.extrapolation.spec import EXTRAPOLATION, STREAM_POLICIES, T
 from pe_bench.training import TrainResult, train
 
 
-def _row(settings: ExtrapolationSettings, corpus: Corpus, runtime: Runtime, params: int, **fields: object
-         ) -> dict[str, object]:
+def _row(settings: ExtrapolationSettings, seed: int, corpus: Corpus, runtime: Runtime, params: int,
+         **fields: object) -> dict[str, object]:
     return EXTRAPOLATION.row(
-        train_len=settings.train_len, steps=settings.steps, seed=settings.seed, params=params, preset=settings.model,
+        train_len=settings.train_len, steps=settings.steps, seed=seed, params=params, preset=settings.model,
         device=runtime.device_name, dtype=runtime.dtype_name, corpus=corpus.name, corpus_checksum=corpus.checksum,
         torch_version=torch.__version__, threads=runtime.threads, **fields)
 
@@ -107,26 +108,36 @@ def _dynamic_rows(model: Transformer, tokens: torch.Tensor, settings: Extrapolat
     ]
 
 
-def _trained_model(name: str, settings: ExtrapolationSettings, corpus: Corpus, runtime: Runtime,
+def _trained_model(name: str, settings: ExtrapolationSettings, seed: int, corpus: Corpus, runtime: Runtime,
                    checkpoint_dir: Path, progress: Progress) -> tuple[Transformer, TrainResult]:
-    """Load the checkpoint for (name, settings, corpus) or train and save one."""
-    model = build_model(name, settings.model_config(), seed=settings.seed).to(runtime.device, runtime.dtype)
-    ident = checkpoints.identity(name, settings.model_config(), settings.train_config(), corpus.checksum, runtime)
+    """Load the checkpoint for (name, settings, seed, corpus) or train and save one.
+
+    The seed is in the checkpoint's identity (TrainConfig.seed), so each seed has its own.
+    Under DDP, rank 0 decides (its folder is the one written to), loads the checkpoint and
+    sends the weights to the other ranks, and alone saves what they trained together.
+    """
+    model = build_model(name, settings.model_config(), seed=seed).to(runtime.device, runtime.dtype)
+    ident = checkpoints.identity(name, settings.model_config(), settings.train_config(seed), corpus.checksum, runtime)
     path = checkpoints.path_for(checkpoint_dir, ident)
-    if path.exists() and not settings.retrain:
-        return model, checkpoints.load(path, ident, model)
-    with progress.task(f"train {name}", total=settings.steps) as advance:
-        result = train(model, corpus.train, settings.train_config(), runtime, advance)
-    if not result.diverged:
+    world = runtime.world
+    if world.broadcast(path.exists() and not settings.retrain):
+        loaded = checkpoints.load(path, ident, model) if world.saves_checkpoints else None
+        world.copy_weights_from_main(model)
+        model.eval()
+        return model, world.broadcast(loaded)
+    label = f"train {name}" + (f" seed {seed}" if len(settings.seeds) > 1 else "")
+    with progress.task(label, total=settings.steps) as advance:
+        result = train(model, corpus.train, settings.train_config(seed), runtime, advance)
+    if not result.diverged and world.saves_checkpoints:
         checkpoints.save(path, ident, model, result)
     return model, result
 
 
-def _done_keys(name: str, variant: str, settings: ExtrapolationSettings, corpus: Corpus, runtime: Runtime,
-               stream: bool) -> list[dict]:
+def _done_keys(name: str, variant: str, settings: ExtrapolationSettings, seed: int, corpus: Corpus,
+               runtime: Runtime, stream: bool) -> list[dict]:
     """The keys of the rows an encoding (or a RoPE variant) produces, for ``--resume``."""
     common = {"encoding": name, "variant": variant, "train_len": settings.train_len, "metric": "ppl",
-              "steps": settings.steps, "seed": settings.seed, "preset": settings.model,
+              "steps": settings.steps, "seed": seed, "preset": settings.model,
               "corpus_checksum": corpus.checksum, "device": runtime.device_name, "dtype": runtime.dtype_name,
               "threads": runtime.threads}
     keys = [common | {"task": "lm", "eval_len": n, "eval_mode": mode, "stride": stride}
@@ -141,9 +152,11 @@ def _done_keys(name: str, variant: str, settings: ExtrapolationSettings, corpus:
 def run_extrapolation(encodings: tuple[str, ...], settings: ExtrapolationSettings, runtime: Runtime,
                       progress: Progress | None = None, out: Path = Path("results"),
                       existing: Existing | None = None) -> Iterator[tuple[Schema, list]]:
-    """Train (or load) and evaluate every encoding; yield (table, rows) as each one finishes.
+    """Train (or load) and evaluate every encoding at every seed; yield (table, rows) as each one finishes.
 
-    An encoding whose rows ``existing`` already holds (``--resume``) is skipped altogether.
+    Seeds run one after another, each over every encoding, so an interrupted run holds whole
+    seeds to compare. An (encoding, seed) whose rows ``existing`` already holds (``--resume``)
+    is skipped altogether.
     """
     progress = progress or Progress()
     existing = existing or Existing()
@@ -153,20 +166,38 @@ def run_extrapolation(encodings: tuple[str, ...], settings: ExtrapolationSetting
     def first(n: int) -> torch.Tensor:
         return corpus.val[: min(max(n, longest), corpus.val.numel() - 1) + 1]
 
-    tokens, sliding_tokens = first(settings.eval_tokens), first(settings.sliding_tokens)
-    stream_tokens = corpus.val[: settings.stream_len + 1]
+    data = _EvalData(first(settings.eval_tokens), first(settings.sliding_tokens),
+                     corpus.val[: settings.stream_len + 1], corpus)
+    for seed in settings.seeds:
+        yield from _run_seed(encodings, settings, seed, data, runtime, progress, out, existing)
+
+
+@dataclass(frozen=True)
+class _EvalData:
+    """The validation tokens every seed is scored on: the same for all, so seeds differ only by training."""
+
+    tokens: torch.Tensor
+    sliding_tokens: torch.Tensor
+    stream_tokens: torch.Tensor
+    corpus: Corpus
+
+
+def _run_seed(encodings: tuple[str, ...], settings: ExtrapolationSettings, seed: int, data: _EvalData,
+              runtime: Runtime, progress: Progress, out: Path, existing: Existing) -> Iterator[tuple[Schema, list]]:
+    """Every encoding (and RoPE's scaling variants) trained with ``seed``, evaluated."""
+    corpus, tokens, sliding_tokens = data.corpus, data.tokens, data.sliding_tokens
     rope_model, rope_diverged = None, False
     for name in encodings:
-        if existing.has(EXTRAPOLATION, _done_keys(name, name, settings, corpus, runtime, stream=True)):
+        if existing.has(EXTRAPOLATION, _done_keys(name, name, settings, seed, corpus, runtime, stream=True)):
             continue
-        model, result = _trained_model(name, settings, corpus, runtime, out / "checkpoints", progress)
+        model, result = _trained_model(name, settings, seed, corpus, runtime, out / "checkpoints", progress)
         params = sum(p.numel() for p in model.parameters())
 
         def make_row(**fields: object) -> dict:
-            return _row(settings, corpus, runtime, params, encoding=name, **fields)
+            return _row(settings, seed, corpus, runtime, params, encoding=name, **fields)
 
         yield TRAINING, [TRAINING.row(encoding=name, **point, train_len=settings.train_len, steps=settings.steps,
-                                      seed=settings.seed, preset=settings.model, corpus_checksum=corpus.checksum,
+                                      seed=seed, preset=settings.model, corpus_checksum=corpus.checksum,
                                       device=runtime.device_name, dtype=runtime.dtype_name, threads=runtime.threads)
                          for point in result.curve]
         if result.diverged:
@@ -178,23 +209,23 @@ def run_extrapolation(encodings: tuple[str, ...], settings: ExtrapolationSetting
         with progress.task(f"evaluate {name}", total=2) as advance:
             yield EXTRAPOLATION, _lm_rows(model, name, tokens, sliding_tokens, settings, make_row)
             advance()
-            yield EXTRAPOLATION, _stream_rows(model, name, stream_tokens, settings, runtime, make_row)
+            yield EXTRAPOLATION, _stream_rows(model, name, data.stream_tokens, settings, runtime, make_row)
             advance()
         if name == "rope":
             rope_model = model
     variants = [v for v in settings.variants
-                if not existing.has(EXTRAPOLATION, _done_keys("rope", v, settings, corpus, runtime, stream=False))]
+                if not existing.has(EXTRAPOLATION, _done_keys("rope", v, settings, seed, corpus, runtime, stream=False))]
     if "rope" not in encodings or not variants or rope_diverged:
         return
     if rope_model is None:  # rope's own rows were resumed; its checkpoint is still needed
-        rope_model, result = _trained_model("rope", settings, corpus, runtime, out / "checkpoints", progress)
+        rope_model, result = _trained_model("rope", settings, seed, corpus, runtime, out / "checkpoints", progress)
         if result.diverged:
             return
     rope = rope_model.encoding
     params = sum(p.numel() for p in rope_model.parameters())
 
     def make_rope_row(**fields: object) -> dict:
-        return _row(settings, corpus, runtime, params, encoding="rope", **fields)
+        return _row(settings, seed, corpus, runtime, params, encoding="rope", **fields)
 
     with progress.task("RoPE scaling", total=len(variants)) as advance:
         for variant in variants:

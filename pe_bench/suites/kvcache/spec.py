@@ -44,6 +44,9 @@ PRESETS: dict[str, KVCacheSettings] = {
     "quick": KVCacheSettings("quick", contexts=(128, 256, 512), backends=("eager", "sdpa"), window=64, sinks=4),
     "standard": KVCacheSettings("standard", contexts=(256, 512, 1024, 2048, 4096), backends=("sdpa", "flex"),
                                 window=256, sinks=4),
+    # for GPUs: the large model, contexts to 8192 (the extrapolation suite's longest evaluation)
+    "large": KVCacheSettings("large", contexts=(512, 1024, 2048, 4096, 8192), backends=("sdpa", "flex"),
+                             window=512, sinks=4),
 }
 
 

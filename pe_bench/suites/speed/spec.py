@@ -33,6 +33,9 @@ PRESETS: dict[str, SpeedSettings] = {
     "quick": SpeedSettings("quick", seq_lens=(128, 256, 512), batch_size=4, backends=("sdpa", "flex"),
                            warmup=1, repeats=5),
     "standard": SpeedSettings("standard", seq_lens=(256, 512, 1024, 2048), batch_size=4, warmup=1, repeats=5),
+    # for GPUs: the large model (12 layers, width 768) to T = 4096; eager would materialize 4096^2 scores per head
+    "large": SpeedSettings("large", seq_lens=(512, 1024, 2048, 4096), batch_size=2, backends=("sdpa", "flex"),
+                           warmup=2, repeats=10),
 }
 
 OPTIONS = (

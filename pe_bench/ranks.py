@@ -1,0 +1,98 @@
+"""Which rank runs what under torchrun, and which rows rank 0 writes; one process runs everything as before.
+
+With several ranks (pe_bench/distributed.py):
+
+- a suite that does not train (``Suite.trains`` false: speed, kvcache) runs on rank 0 alone;
+  the other ranks wait for it (``World.sync``: no time limit) — their timings would only
+  disturb rank 0's, and its numbers need no second model;
+- a suite that trains, under ``--distribute ddp``: every rank runs it, training each model
+  together (DDP) and evaluating the same trained model; rank 0 alone writes the rows;
+- under ``--distribute sweep``: the (encoding, seed) jobs are dealt out over the ranks, rank
+  r taking jobs r, r + N, r + 2N ...; each trains and evaluates its own alone, and rank 0
+  writes its rows as they come and every other rank's when all are done.
+
+Nothing here names a suite; the runner calls ``batches`` where it would call ``suite.run``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from pe_bench.distributed import World
+from pe_bench.progress import Progress
+from pe_bench.results.schema import Schema
+from pe_bench.suite import Existing, Rows, RunContext, Suite
+from pe_bench.suites import SUITES
+
+T = TypeVar("T")
+
+
+def sweep_jobs(encodings: tuple[str, ...], seeds: tuple[int, ...]) -> list[tuple[str, int]]:
+    """The independent training jobs of a sweep: every (encoding, seed) pair, seed by seed."""
+    return [(name, seed) for seed in seeds for name in encodings]
+
+
+def jobs_of(rank: int, world_size: int, jobs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Rank ``rank``'s share of ``jobs``: every ``world_size``-th job, starting at its own rank."""
+    return jobs[rank::world_size]
+
+
+def from_main(world: World, load: Callable[[], T]) -> T:
+    """What ``load()`` returns on rank 0, on every rank (rank 0's folder is the one that counts)."""
+    if not world.active:
+        return load()
+    world.sync()  # rank 0 may wait for another run's lock first: wait for it without a time limit
+    return world.gather([load() if world.is_main else None])[0][0]
+
+
+def batches(suite: Suite, encodings: tuple[str, ...], settings: Any, context: RunContext
+            ) -> Iterator[tuple[Schema, Rows]]:
+    """Run ``suite`` as this rank's share of the work; yield the (table, rows) batches this rank writes.
+
+    Without a process group that is every batch of ``suite.run``; under torchrun, rank 0 gets
+    every batch of the run and the other ranks none (see the module docstring).
+    """
+    world = context.runtime.world
+    if not world.active:
+        yield from suite.run(encodings, settings, context)
+    elif not suite.trains:
+        if world.is_main:
+            yield from suite.run(encodings, settings, context)
+        world.sync()
+    elif world.collective:
+        for batch in suite.run(encodings, settings, context):
+            if world.is_main:
+                yield batch
+    else:
+        yield from _sweep(suite, encodings, settings, context, world)
+
+
+def _sweep(suite: Suite, encodings: tuple[str, ...], settings: Any, context: RunContext, world: World
+           ) -> Iterator[tuple[Schema, Rows]]:
+    mine = jobs_of(world.rank, world.world_size, sweep_jobs(encodings, settings.seeds))
+    alone = replace(context, runtime=replace(context.runtime, world=world.alone()))
+    kept: list[tuple[Schema, Rows]] = []
+    for seed, jobs in itertools.groupby(mine, key=lambda job: job[1]):
+        for batch in suite.run(tuple(name for name, _ in jobs), replace(settings, seeds=(seed,)), alone):
+            if world.is_main:
+                yield batch
+            else:
+                kept.append(batch)
+    world.sync()  # ranks finish their jobs at different times: wait without a time limit
+    for rows_of_rank in world.gather(kept)[1:]:
+        yield from rows_of_rank
+
+
+def work_alongside(suites: dict[str, Any], encodings: tuple[str, ...], context: RunContext) -> dict:
+    """What a rank other than 0 does in a run: its share of every suite's work (suite name -> settings).
+
+    It writes nothing and returns no rows (an empty dict): rank 0 writes them all.
+    """
+    context = replace(context, progress=Progress(), existing=Existing(from_main(context.runtime.world, dict)))
+    for name, settings in suites.items():
+        for _ in batches(SUITES[name], encodings, settings, context):
+            pass
+    return {}

@@ -1,5 +1,6 @@
 """The tasks suite end to end on the tiny preset (wiring, not accuracy), its checks and its bad input."""
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from pe_bench.cli import app
 from pe_bench.errors import InputError
 from pe_bench.runtime import make_runtime
 from pe_bench.suites.tasks import SUITE, TASKS_TABLE, evaluate_one, run_tasks
-from pe_bench.suites.tasks.report import render, summarize
+from pe_bench.suites.tasks.report import SUMMARY, render, summarize
 from pe_bench.tasks import TASKS
 
 RUNTIME = make_runtime("cpu")
@@ -55,17 +56,29 @@ def test_a_model_below_the_threshold_at_L_is_marked_not_learned(rows):
     assert rows.loc[rows["supported"], "note"].str.contains("not learned").all()
     text = str(render({"tasks": rows}).renderables[0].columns[-1]._cells)
     assert "not learned" in text
-    assert summarize({"tasks": rows}, "alibi") == {f"{t}_4L": "not learned" for t in TASKS}
+    assert summarize({"tasks": rows}, "alibi") == {**{f"{t}_4L": "not learned" for t in TASKS}, "tasks_seeds": 1}
 
 
 def test_a_learned_model_reports_its_accuracy_at_4L(rows):
     learned = rows.assign(learned=True, accuracy=0.5)
-    assert summarize({"tasks": learned}, "alibi") == {f"{t}_4L": "0.50" for t in TASKS}
+    summary = summarize({"tasks": learned}, "alibi")
+    assert {t: summary[f"{t}_4L"] for t in TASKS} == {t: 0.5 for t in TASKS} and summary["tasks_seeds"] == 1
+    assert all(math.isnan(summary[f"{t}_4L_ci95"]) for t in TASKS)  # one seed: no interval
+
+
+def test_seeds_give_a_mean_and_interval_and_a_seed_that_did_not_learn_is_left_out(rows):
+    one = rows[rows["variant"] == "alibi"].assign(learned=True, accuracy=0.5)
+    three = pd.concat([one, one.assign(seed=1, accuracy=0.7), one.assign(seed=2, accuracy=0.0, learned=False)])
+    summary = summarize({"tasks": three}, "alibi")
+    assert summary["copy_4L"] == 0.6 and summary["copy_4L_ci95"] > 0 and summary["tasks_seeds"] == 3
+    assert "learned by 2 of 3 seeds" in str(render({"tasks": three}).renderables[0].columns[-1]._cells)
+    claim = next(c for c in SUMMARY.claims if c.name == "copy accuracy at 4L")
+    assert not claim.lower_is_better and list(claim.measure({"tasks": three}, "alibi")) == [0.5, 0.7]
 
 
 def test_one_function_trains_and_evaluates_one_encoding_variant_task_and_seed(tmp_path):
-    settings = replace(SUITE.settings("tiny"), seed=3, factors=(1,), randomize_positions=2)
-    found = evaluate_one("rope", "copy", True, settings, RUNTIME, out=tmp_path)
+    settings = replace(SUITE.settings("tiny"), seeds=(3,), factors=(1,), randomize_positions=2)
+    found = evaluate_one("rope", "copy", True, 3, settings, RUNTIME, out=tmp_path)
     assert {r["seed"] for r in found} == {3} and {r["variant"] for r in found} == {"rope+rand"}
     assert len(list((tmp_path / "checkpoints").glob("rope-*.pt"))) == 1
 

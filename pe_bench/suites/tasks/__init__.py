@@ -24,7 +24,7 @@ SUITE = Suite(
     validate=spec.validate,
     run=measure.run,
     render=report.render,
-    selects=lambda s, runtime: {"tasks": {"seed": s.seed, "preset": s.model, "device": runtime.device_name,
+    selects=lambda s, runtime: {"tasks": {"seed": s.seeds, "preset": s.model, "device": runtime.device_name,
                                           "dtype": runtime.dtype_name, "threads": runtime.threads}},
     summary=report.SUMMARY,
     figures=FIGURES,

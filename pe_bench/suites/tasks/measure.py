@@ -44,19 +44,18 @@ def variant_name(name: str, randomized: bool) -> str:
     return name + RAND if randomized else name
 
 
-def _trained_model(name: str, task: str, randomized: bool, settings: TasksSettings, runtime: Runtime,
+def _trained_model(name: str, task: str, randomized: bool, seed: int, settings: TasksSettings, runtime: Runtime,
                    folder: Path, progress: Progress) -> tuple[Transformer, TrainResult]:
     """Load the checkpoint for this (encoding, variant, task, seed) or train and save one."""
-    model = build_model(name, settings.model_config(task, randomized), seed=settings.seed).to(
-        runtime.device, runtime.dtype)
-    ident = identity(name, task, randomized, settings, runtime)
+    model = build_model(name, settings.model_config(task, randomized), seed=seed).to(runtime.device, runtime.dtype)
+    ident = identity(name, task, randomized, seed, settings, runtime)
     path = checkpoints.path_for(folder, ident)
     if path.exists() and not settings.retrain:
         return model, checkpoints.load(path, ident, model)
-    config = settings.train_config(task)
+    config = settings.train_config(task, seed)
     span = settings.span(task, randomized) if randomized else 0
     batches = sampler(task, config.train_len, config.batch_size, span)
-    with progress.task(f"train {variant_name(name, randomized)} on {task}", total=config.steps) as advance:
+    with progress.task(f"train {variant_name(name, randomized)} on {task}, seed {seed}", total=config.steps) as advance:
         result = train(model, None, config, runtime, advance, sampler=batches)
     if not result.diverged:
         checkpoints.save(path, ident, model, result)
@@ -69,10 +68,10 @@ def _evaluations(task: str, settings: TasksSettings) -> list[tuple[int, str]]:
     return [(length, depth) for length in settings.lengths(task) for depth in depths]
 
 
-def _accuracy(model: Transformer, task: str, length: int, depth: str, settings: TasksSettings
+def _accuracy(model: Transformer, task: str, length: int, depth: str, seed: int, settings: TasksSettings
               ) -> tuple[float, float]:
     """(headline accuracy, per-token accuracy) on ``n_examples`` fresh examples."""
-    generator = torch.Generator().manual_seed(settings.seed + EVAL_SEED_OFFSET + length)
+    generator = torch.Generator().manual_seed(seed + EVAL_SEED_OFFSET + length)
     spec = TASKS[task]
     tokens, answer = stack(task, length, settings.n_examples, generator, spec.depths[depth] if depth else None)
     predicted = greedy_answers(model, tokens, answer).cpu()
@@ -81,25 +80,26 @@ def _accuracy(model: Transformer, task: str, length: int, depth: str, settings: 
     return (exact_match(predicted, target) if spec.exact else per_token), per_token
 
 
-def _keys(name: str, randomized: bool, task: str, settings: TasksSettings, runtime: Runtime) -> list[dict]:
+def _keys(name: str, randomized: bool, task: str, seed: int, settings: TasksSettings, runtime: Runtime
+          ) -> list[dict]:
     recipe = settings.recipe(task)
     return [{"encoding": name, "variant": variant_name(name, randomized), "task": task,
              "train_len": recipe.train_len, "eval_len": length, "depth": depth, "steps": recipe.steps,
-             "seed": settings.seed, "preset": settings.model, "device": runtime.device_name,
+             "seed": seed, "preset": settings.model, "device": runtime.device_name,
              "dtype": runtime.dtype_name, "threads": runtime.threads}
             for length, depth in _evaluations(task, settings)]
 
 
-def evaluate_one(name: str, task: str, randomized: bool, settings: TasksSettings, runtime: Runtime,
+def evaluate_one(name: str, task: str, randomized: bool, seed: int, settings: TasksSettings, runtime: Runtime,
                  out: Path = Path("results"), progress: Progress | None = None) -> list[dict]:
-    """Train (or load) one model for (encoding, variant, task, ``settings.seed``); its rows, one per
+    """Train (or load) one model for (encoding, variant, task, seed); its rows, one per
     evaluation length and depth, each marked learned or not by the accuracy at L."""
     progress = progress or Progress()
-    model, result = _trained_model(name, task, randomized, settings, runtime, out / "checkpoints", progress)
+    model, result = _trained_model(name, task, randomized, seed, settings, runtime, out / "checkpoints", progress)
     recipe = settings.recipe(task)
     common = dict(encoding=name, variant=variant_name(name, randomized),
                   randomized=settings.randomize_positions if randomized else 0, task=task,
-                  train_len=recipe.train_len, n_examples=settings.n_examples, seed=settings.seed,
+                  train_len=recipe.train_len, n_examples=settings.n_examples, seed=seed,
                   steps=recipe.steps, lr=recipe.lr, params=sum(p.numel() for p in model.parameters()),
                   final_loss=result.curve[-1]["loss"] if result.curve else math.nan, preset=settings.model,
                   **runtime.record())
@@ -111,7 +111,7 @@ def evaluate_one(name: str, task: str, randomized: bool, settings: TasksSettings
     with progress.task(f"evaluate {common['variant']} on {task}", total=len(evaluations)) as advance:
         for length, depth in evaluations:
             try:
-                accuracy, per_token = _accuracy(model, task, length, depth, settings)
+                accuracy, per_token = _accuracy(model, task, length, depth, seed, settings)
                 rows.append(TASKS_TABLE.row(**common, eval_len=length, depth=depth, accuracy=accuracy,
                                             token_accuracy=per_token))
             except Unsupported as e:
@@ -129,7 +129,7 @@ def evaluate_one(name: str, task: str, randomized: bool, settings: TasksSettings
 def run_tasks(encodings: tuple[str, ...], settings: TasksSettings, runtime: Runtime,
               progress: Progress | None = None, out: Path = Path("results"),
               existing: Existing | None = None) -> Iterator[tuple[Schema, list]]:
-    """Every encoding x variant x task; yields each model's rows as soon as they are measured.
+    """Every encoding x variant x task x seed; yields each model's rows as soon as they are measured.
 
     A model whose rows ``existing`` already holds (``--resume``) is skipped altogether.
     """
@@ -137,9 +137,10 @@ def run_tasks(encodings: tuple[str, ...], settings: TasksSettings, runtime: Runt
     for name in encodings:
         for randomized in settings.variants:
             for task in settings.tasks:
-                if existing.has(TASKS_TABLE, _keys(name, randomized, task, settings, runtime)):
-                    continue
-                yield TASKS_TABLE, evaluate_one(name, task, randomized, settings, runtime, out, progress)
+                for seed in settings.seeds:
+                    if existing.has(TASKS_TABLE, _keys(name, randomized, task, seed, settings, runtime)):
+                        continue
+                    yield TASKS_TABLE, evaluate_one(name, task, randomized, seed, settings, runtime, out, progress)
 
 
 def run(encodings: tuple[str, ...], settings: TasksSettings, ctx: RunContext) -> Iterator[tuple[Schema, list]]:

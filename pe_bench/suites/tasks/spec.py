@@ -11,6 +11,7 @@ from pe_bench.model import ModelConfig, build_model, estimate_bytes, preset
 from pe_bench.options import as_given, check_int, choice_list
 from pe_bench.results.schema import OUTCOME_COLUMNS, Schema, flag, integer, number, text
 from pe_bench.runtime import Runtime
+from pe_bench.seeds import SEEDS, check_seeds
 from pe_bench.suite import Option
 from pe_bench.tasks import TASKS, check_length
 from pe_bench.training import TrainConfig
@@ -46,7 +47,7 @@ class TasksSettings:
     factors: tuple[int, ...] = FACTORS  # evaluation lengths, as multiples of L
     randomize_positions: int = 0  # 0: plain only; F: also "<encoding>+rand", positions from [0, F x L)
     retrain: bool = False
-    seed: int = 0
+    seeds: tuple[int, ...] = (0,)  # each trained and evaluated separately; reports aggregate over them
 
     def recipe(self, task: str) -> Recipe:
         r = dict(self.recipes)[task]
@@ -68,10 +69,11 @@ class TasksSettings:
     def model_config(self, task: str, randomized: bool) -> ModelConfig:
         return preset(self.model, d_model=self.d_model, n_layers=self.n_layers, max_len=self.span(task, randomized))
 
-    def train_config(self, task: str) -> TrainConfig:
+    def train_config(self, task: str, seed: int) -> TrainConfig:
+        """How the model of ``seed`` trains on ``task``: the seed draws its examples (its weights: build_model)."""
         r = self.recipe(task)
         return TrainConfig(train_len=r.train_len, steps=r.steps, batch_size=r.batch_size, lr=r.lr,
-                           warmup=max(1, r.steps // 10), seed=self.seed)
+                           warmup=max(1, r.steps // 10), seed=seed)
 
 
 def _recipes(passkey: Recipe, copy: Recipe, recall: Recipe) -> tuple[tuple[str, Recipe], ...]:
@@ -84,7 +86,8 @@ PRESETS: dict[str, TasksSettings] = {
     # about the same number of tokens per step for every task (passkey's examples are 8x longer)
     "quick": TasksSettings("quick", d_model=64, n_layers=2, recipes=_recipes(
         Recipe(128, 800, 3e-3, 8), Recipe(16, 800, 3e-3, 64), Recipe(16, 800, 3e-3, 64))),
-    "standard": TasksSettings("quick", d_model=128, n_layers=2, n_examples=64, randomize_positions=8,
+    # three seeds: every figure with a 95 % interval and every claim with a paired test
+    "standard": TasksSettings("quick", d_model=128, n_layers=2, n_examples=64, randomize_positions=8, seeds=(0, 1, 2),
                               recipes=_recipes(Recipe(128, 3000, 1e-3, 16), Recipe(32, 3000, 1e-3, 64),
                                                Recipe(32, 3000, 1e-3, 64))),
 }
@@ -95,6 +98,7 @@ OPTIONS = (
     Option("steps", "training steps", as_given, type=int),
     Option("randomize_positions", "also train with randomized positions from [0, N x L) (Ruoss et al. 2023), "
            "reported as <encoding>+rand", lambda value, flag: _span_too_small(value, flag), type=int),
+    SEEDS,
 )
 
 TASKS_TABLE = Schema(
@@ -116,6 +120,7 @@ def validate(settings: TasksSettings) -> None:
     for task in settings.tasks:
         if task not in TASKS:
             raise InputError(f"unknown task '{task}'; valid: {', '.join(TASKS)}")
+    check_seeds(settings.seeds)
     if settings.steps is not None:
         check_int(settings.steps, "--steps")
     check_int(settings.n_examples, "n_examples")
@@ -141,16 +146,17 @@ def check(encodings: tuple[str, ...], settings: TasksSettings, out: Path, runtim
     for name in encodings:
         for task in settings.tasks:
             for randomized in settings.variants:
-                ident = identity(name, task, randomized, settings, runtime)
-                path = checkpoints.path_for(out / "checkpoints", ident)
-                if path.exists():
-                    checkpoints.load(path, ident, build_model(name, settings.model_config(task, randomized), seed=None))
+                for seed in settings.seeds:
+                    ident = identity(name, task, randomized, seed, settings, runtime)
+                    path = checkpoints.path_for(out / "checkpoints", ident)
+                    if path.exists():
+                        checkpoints.load(path, ident, build_model(name, settings.model_config(task, randomized), seed=None))
 
 
-def identity(name: str, task: str, randomized: bool, settings: TasksSettings, runtime: Runtime) -> dict:
+def identity(name: str, task: str, randomized: bool, seed: int, settings: TasksSettings, runtime: Runtime) -> dict:
     """What determines a trained model: the checkpoint's key (the task and the span stand for the corpus)."""
     data = f"task:{task}:span{settings.span(task, randomized) if randomized else 0}:v1"
-    return checkpoints.identity(name, settings.model_config(task, randomized), settings.train_config(task), data,
+    return checkpoints.identity(name, settings.model_config(task, randomized), settings.train_config(task, seed), data,
                                 runtime)
 
 

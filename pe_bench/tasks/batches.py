@@ -1,7 +1,8 @@
 """Training batches of task examples, and randomized positions (Ruoss et al. 2023).
 
-Every step draws one length uniformly from [the task's shortest, L] (so lengths vary across
-steps; a batch shares one length, as the model's positions are shared by the batch) and
+Every step draws one length uniformly from [the task's shortest (or ``shortest`` if longer), L]
+(so lengths vary across steps; a batch shares one length, as the model's positions are shared
+by the batch) and
 ``batch_size`` examples of it. The loss mask keeps the answer bytes only: the filler and the
 random strings are unpredictable by design and would only add noise to the loss.
 
@@ -35,9 +36,11 @@ def stack(task: str, length: int, count: int, generator: torch.Generator, depth:
     return torch.stack([e.tokens for e in examples]), examples[0].answer
 
 
-def sampler(task: str, max_len: int, batch_size: int, randomize: int = 0) -> Callable[[torch.Generator], Batch]:
-    """A batch sampler for ``training.train``: next-byte inputs, targets, positions and loss mask."""
-    shortest = TASKS[task].min_length
+def sampler(task: str, max_len: int, batch_size: int, randomize: int = 0, shortest: int = 0
+            ) -> Callable[[torch.Generator], Batch]:
+    """A batch sampler for ``training.train``: next-byte inputs, targets, positions and loss mask;
+    lengths from [max(the task's shortest, ``shortest``), ``max_len``]."""
+    shortest = min(max(TASKS[task].min_length, shortest), max_len)
 
     def sample(generator: torch.Generator) -> Batch:
         length = int(torch.randint(shortest, max_len + 1, (), generator=generator))

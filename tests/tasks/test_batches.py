@@ -62,3 +62,10 @@ def test_the_loss_mask_keeps_exactly_the_answer_bytes(task):
     assert torch.equal(y, tokens[:, 1:])
     for row in range(2):
         assert torch.equal(y[row][mask[row]], tokens[row][answer])  # the targets kept are the answers, in order
+
+
+def test_a_shortest_length_bounds_the_training_lengths_from_below():
+    g = torch.Generator().manual_seed(0)
+    draw = sampler("copy", 16, batch_size=2, shortest=12)
+    lengths = {draw(g)[0].shape[1] + 1 for _ in range(40)}
+    assert min(lengths) == 12 and max(lengths) == 16

@@ -54,7 +54,7 @@ def _trained_model(name: str, task: str, randomized: bool, seed: int, settings: 
         return model, checkpoints.load(path, ident, model)
     config = settings.train_config(task, seed)
     span = settings.span(task, randomized) if randomized else 0
-    batches = sampler(task, config.train_len, config.batch_size, span)
+    batches = sampler(task, config.train_len, config.batch_size, span, settings.recipe(task).shortest)
     with progress.task(f"train {variant_name(name, randomized)} on {task}, seed {seed}", total=config.steps) as advance:
         result = train(model, None, config, runtime, advance, sampler=batches)
     if not result.diverged:

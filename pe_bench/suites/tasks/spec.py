@@ -86,8 +86,8 @@ PRESETS: dict[str, TasksSettings] = {
         Recipe(104, 3, 3e-3, 4), Recipe(8, 3, 3e-3, 4), Recipe(8, 3, 3e-3, 4))),
     # about the same number of tokens per step for every task (passkey's examples are 8x longer). Copy trains
     # on lengths 13..16 (strings of 6 or 7 letters): with lengths from 5 up, no 2-layer model formed the
-    # induction circuit copying needs within the budget (per-byte 0.57 after 1000 steps), while near-fixed
-    # lengths are learned by position in a few hundred steps by every encoding with positions (not NoPE)
+    # induction circuit copying needs within the budget (per-byte 0.57 after 1000 steps), while with
+    # near-fixed lengths the copy's offset barely varies and some encodings learn it by position
     "quick": TasksSettings("quick", d_model=64, n_layers=2, recipes=_recipes(
         Recipe(128, 800, 3e-3, 8), Recipe(16, 1200, 1e-2, 64, shortest=13), Recipe(16, 800, 1e-2, 64))),
     # three seeds: every figure with a 95 % interval and every claim with a paired test

@@ -2,8 +2,9 @@
 encoding, so that the encoding is the only difference between two runs.
 
 Batches are windows of ``train_len + 1`` bytes at random offsets of the training stream,
-drawn from a generator seeded with ``seed``. AdamW, linear warm-up then cosine decay to a
-tenth of the peak rate, gradients clipped at norm 1.
+drawn from a generator seeded with ``seed``; or, with a ``sampler``, whatever batches it draws
+from that generator (task examples, with positions and a loss mask). AdamW, linear warm-up
+then cosine decay to a tenth of the peak rate, gradients clipped at norm 1.
 
 Under torchrun with ``--distribute ddp`` (pe_bench/distributed.py) the model is wrapped in
 DistributedDataParallel and the global batch stays the same whatever the number of ranks:
@@ -77,6 +78,11 @@ def sample_batch(data: Tensor, length: int, batch_size: int, generator: torch.Ge
     return windows[:, :-1], windows[:, 1:]
 
 
+#: draws one batch from the generator: inputs (B, T), targets (B, T), positions (T,) or None
+#: (0..T-1), loss mask (B, T) bool or None (every target counts)
+Sampler = Callable[[torch.Generator], tuple[Tensor, Tensor, Tensor | None, Tensor | None]]
+
+
 def shard(batch: Tensor, world: World) -> Tensor:
     """This rank's slice of a global batch (B, ...) under DDP: B / N rows; the whole batch otherwise."""
     if not world.collective:
@@ -106,9 +112,10 @@ def _parallel(model: Transformer, runtime: Runtime) -> nn.Module:
     return DistributedDataParallel(model, device_ids=device_ids, **no_sync)
 
 
-def train(model: Transformer, data: Tensor, config: TrainConfig, runtime: Runtime,
-          advance: Callable[..., None] = lambda n=1, **f: None) -> TrainResult:
-    """Train ``model`` in place on the byte stream ``data``; stops early if the loss diverges.
+def train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime: Runtime,
+          advance: Callable[..., None] = lambda n=1, **f: None, sampler: Sampler | None = None) -> TrainResult:
+    """Train ``model`` in place on the byte stream ``data``, or on ``sampler``'s batches if given;
+    stops early if the loss diverges.
 
     Under DDP every rank must call this with the same arguments; the loss reported (and the
     divergence check) is the global batch's, the same on every rank.
@@ -117,7 +124,7 @@ def train(model: Transformer, data: Tensor, config: TrainConfig, runtime: Runtim
     try:
         if runtime.device.type == "cuda" and model.config.train_backend:  # the large preset: flex, with its backward
             model.backend = model.config.train_backend
-        return _train(model, data, config, runtime, advance)
+        return _train(model, data, config, runtime, advance, sampler)
     finally:
         model.backend = backend
 
@@ -129,8 +136,8 @@ def _autocast(model: Transformer, runtime: Runtime) -> AbstractContextManager:
     return nullcontext()
 
 
-def _train(model: Transformer, data: Tensor, config: TrainConfig, runtime: Runtime,
-           advance: Callable[..., None]) -> TrainResult:
+def _train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime: Runtime,
+           advance: Callable[..., None], sampler: Sampler | None) -> TrainResult:
     world = runtime.world
     if world.collective:  # rank 0 may still be writing the last model's rows: wait for it without a time limit
         world.sync()
@@ -139,17 +146,25 @@ def _train(model: Transformer, data: Tensor, config: TrainConfig, runtime: Runti
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.95), weight_decay=0.01)
     model.train()
     curve: list[dict[str, float]] = []
-    tokens = config.batch_size * config.train_len
+    tokens = config.batch_size * config.train_len  # with a sampler: an upper bound (its lengths vary up to this)
     start = last = time.perf_counter()
     note = ""
     for step in range(config.steps):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, config)
-        x, y = sample_batch(data, config.train_len, config.batch_size, generator)  # the global batch
+        if sampler is None:
+            x, y = sample_batch(data, config.train_len, config.batch_size, generator)  # the global batch
+            positions, mask = None, None
+        else:
+            x, y, positions, mask = sampler(generator)
         x, y = shard(x, world).to(runtime.device), shard(y, world).to(runtime.device)  # (B / N, L) each
         with _autocast(model, runtime):  # the forward pass and the loss; backward follows the forward's dtypes
-            logits = net(x)  # through DDP's forward, which arms the gradient all-reduce
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            logits = net(x, positions)  # through DDP's forward, which arms the gradient all-reduce
+            if mask is None:
+                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            else:  # only the targets the sampler's mask keeps (a task's answers)
+                mask = shard(mask, world).to(runtime.device)
+                loss = F.cross_entropy(logits[mask], y[mask])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

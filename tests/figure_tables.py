@@ -37,8 +37,21 @@ def speed_rows(supported: bool = True) -> list[dict]:
     return rows
 
 
+def task_rows() -> list[dict]:
+    """RoPE plain and randomized (learned), ALiBi (not learned) on passkey (three depths) and copy."""
+    out = []
+    for variant, encoding, learned in (("rope", "rope", True), ("rope+rand", "rope", True), ("alibi", "alibi", False)):
+        for task, depths in (("passkey", ("start", "middle", "end")), ("copy", ("",))):
+            for factor in (1, 2, 4):
+                for depth in depths:
+                    out.append({"encoding": encoding, "variant": variant, "task": task, "train_len": 16,
+                                "eval_len": 16 * factor, "depth": depth, "accuracy": 1.0 / factor,
+                                "learned": learned, "supported": True, "seed": 0})
+    return out
+
+
 def tables() -> dict[str, pd.DataFrame]:
-    """Small versions of the six tables a run writes."""
+    """Small versions of the tables a run writes."""
     kvcache = [{"encoding": e, "backend": b, "policy": "full", "positions": "original", "window": 0, "sinks": 0,
                 "context_len": n, "cached_ms_per_token": 1.0 + n / 1000, "uncached_ms_per_token": n / 10,
                 "supported": True}
@@ -67,6 +80,6 @@ def tables() -> dict[str, pd.DataFrame]:
     training = [{"encoding": e, "step": s, "loss": 5.0 - s / 10, "tokens_per_s": 1000.0, "train_len": 16,
                  "steps": 20, "seed": 0} for e in ("rope", "nope") for s in (10, 20)]
     rows = {"speed": speed_rows(), "kvcache": kvcache, "shift": shift, "precision": precision,
-            "extrapolation": extrapolation, "training": training}
+            "extrapolation": extrapolation, "training": training, "tasks": task_rows()}
     return {name: table(name, rows[name]) for name in COLUMNS}
 

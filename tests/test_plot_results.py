@@ -30,17 +30,17 @@ def write(folder: Path, names: tuple[str, ...] | None = None) -> Path:
 
 @pytest.fixture(scope="module")
 def all_six(tmp_path_factory: pytest.TempPathFactory):
-    """One plot_results over all six tables, shared by the tests that only look at its output."""
+    """One plot_results over all the tables, shared by the tests that only look at its output."""
     results = write(tmp_path_factory.mktemp("results"))
     before = {p.name: p.read_bytes() for p in results.glob("*.csv")}
     return results, before, plot_results(results)
 
 
-def test_all_six_tables_draw_all_eleven_figures_as_valid_pngs(all_six):
+def test_all_seven_tables_draw_all_thirteen_figures_as_valid_pngs(all_six):
     results, _, report = all_six
     assert report.skipped == []
     assert [p.name for p in report.drawn] == [f"{name}.png" for name in ALL_NAMES]
-    assert len(report.drawn) == 11
+    assert len(report.drawn) == 13
     for path in report.drawn:
         assert path.parent == results / "plots" and path.is_file()
         assert path.read_bytes()[:8] == PNG_MAGIC
@@ -61,7 +61,8 @@ def test_missing_tables_are_skipped_with_the_table_named_and_encoding_figures_st
     drawn = {p.stem for p in report.drawn}
     assert drawn == {"speed_ratio", "training_loss", *ENCODING_FIGURES}
     skipped = dict(report.skipped)
-    assert set(skipped) == {"ppl_vs_length", "kvcache_decode", "shift_invariance", "precision", "streaming"}
+    assert set(skipped) == {"ppl_vs_length", "kvcache_decode", "shift_invariance", "precision", "streaming",
+                            "task_accuracy_vs_length", "passkey_depth"}
     for name, reason in skipped.items():
         assert NEEDS[name] in reason
     assert not (results / "plots" / "kvcache_decode.png").exists()

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pe_bench.results.schema import Schema
 from pe_bench.suite import Suite
-from pe_bench.suites import extrapolation, kvcache, speed
+from pe_bench.suites import extrapolation, kvcache, speed, tasks
 
-SUITES: dict[str, Suite] = {s.name: s for s in (speed.SUITE, kvcache.SUITE, extrapolation.SUITE)}
+SUITES: dict[str, Suite] = {s.name: s for s in (speed.SUITE, kvcache.SUITE, extrapolation.SUITE, tasks.SUITE)}
 
 
 def all_schemas() -> dict[str, Schema]:

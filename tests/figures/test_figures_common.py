@@ -23,10 +23,10 @@ from pe_bench.encodings.rope import RoPE
 from pe_bench.errors import InputError
 from pe_bench.figures import FigureSpec, NoUsableRows, PlotReport, colour, common, draw_figures
 from pe_bench.figures import encodings as encoding_figures
-from pe_bench.figures import extrapolation, kvcache, speed
+from pe_bench.figures import extrapolation, kvcache, speed, tasks
 from pe_bench.figures.common import line_style, order
 
-ALL_SPECS: tuple[FigureSpec, ...] = (*speed.FIGURES, *kvcache.FIGURES, *extrapolation.FIGURES,
+ALL_SPECS: tuple[FigureSpec, ...] = (*speed.FIGURES, *kvcache.FIGURES, *extrapolation.FIGURES, *tasks.FIGURES,
                                      *encoding_figures.FIGURES)
 ENCODING_FIGURES = ("encoding_sinusoidal", "encoding_qk_decay", "encoding_t5_buckets", "encoding_alibi_bias")
 #: the colours the six built-in encodings had when they were typed into plots.py by hand
@@ -142,18 +142,18 @@ def test_order_is_registry_order_then_unknown_names_alphabetically():
 
 @pytest.fixture(scope="module")
 def all_six(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, pd.DataFrame], PlotReport]:
-    """One draw_figures of every spec over all six tables, shared by the tests that only look at its output."""
+    """One draw_figures of every spec over all the tables, shared by the tests that only look at its output."""
     data = tables()
     before = {name: df.copy() for name, df in data.items()}
     out = tmp_path_factory.mktemp("plots")
     return out, before, draw_figures(data, ALL_SPECS, out, source="the test")
 
 
-def test_all_six_tables_draw_all_eleven_figures_as_valid_pngs(all_six):
+def test_all_seven_tables_draw_all_thirteen_figures_as_valid_pngs(all_six):
     out, _, report = all_six
     assert report.skipped == []
     assert [p.name for p in report.drawn] == [f"{spec.name}.png" for spec in ALL_SPECS]
-    assert len(report.drawn) == 11
+    assert len(report.drawn) == 13
     for path in report.drawn:
         assert path.parent == out and path.is_file()
         assert path.read_bytes()[:8] == PNG_MAGIC
@@ -172,10 +172,11 @@ def test_the_tables_are_left_untouched_and_no_temporary_file_remains(all_six):
 def test_the_figure_names_are_the_ones_results_folders_already_hold():
     assert [spec.name for spec in ALL_SPECS] == [
         "speed_ratio", "kvcache_decode", "shift_invariance", "precision", "ppl_vs_length", "streaming",
-        "training_loss", *ENCODING_FIGURES]
+        "training_loss", "task_accuracy_vs_length", "passkey_depth", *ENCODING_FIGURES]
     assert {spec.name: spec.table for spec in ALL_SPECS if spec.table} == {
         "speed_ratio": "speed", "kvcache_decode": "kvcache", "shift_invariance": "shift", "precision": "precision",
-        "ppl_vs_length": "extrapolation", "streaming": "extrapolation", "training_loss": "training"}
+        "ppl_vs_length": "extrapolation", "streaming": "extrapolation", "training_loss": "training",
+        "task_accuracy_vs_length": "tasks", "passkey_depth": "tasks"}
 
 
 def test_only_the_specs_given_are_drawn_and_missing_tables_are_skipped_with_the_source_named(tmp_path: Path):

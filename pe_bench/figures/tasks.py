@@ -1,0 +1,106 @@
+"""The tasks suite's figures: accuracy vs length (one panel per task), passkey accuracy by depth.
+
+A randomized-positions variant (``<encoding>+rand``) is drawn in its encoding's colour with a
+dashed line. A model that did not learn its task at L is drawn with a dotted grey-edged line
+and hollow markers and "(not learned)" in its label: its longer lengths say nothing about
+length generalization.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from pe_bench.figures.common import (
+    FigureSpec, NoUsableRows, colour, legend_outside, log_x, one_setting, order, prepare, subplots, title,
+)
+from pe_bench.results.tables import is_true
+from pe_bench.tasks import TASKS
+
+RAND = "+rand"
+SETTING = ("preset", "device", "dtype")  # every seed of that setting: lines are means over seeds
+
+
+def _usable(tasks: pd.DataFrame) -> pd.DataFrame:
+    df = prepare(tasks, "accuracy", "eval_len", "train_len")
+    df = df.assign(accuracy=df["accuracy"].where(is_true(df["supported"])), learned=is_true(df["learned"]))
+    return df[df["eval_len"].notna() & df["train_len"].notna()]
+
+
+def _seed_list(df: pd.DataFrame) -> str:
+    return ", ".join(str(int(s)) for s in sorted(df["seed"].dropna().unique()))
+
+
+def _style(variant: str, encoding: str, learned: bool) -> dict[str, object]:
+    return {"color": colour(encoding), "linestyle": ":" if not learned else "--" if variant.endswith(RAND) else "-",
+            "marker": "o", "markersize": 4, "markerfacecolor": colour(encoding) if learned else "white",
+            "label": variant + ("" if learned else " (not learned)")}
+
+
+def draw_accuracy_vs_length(tasks: pd.DataFrame) -> Figure:
+    """Accuracy vs evaluation length, one panel per task, one line per encoding and variant."""
+    df = _usable(tasks)
+    if not df["accuracy"].notna().any():
+        raise NoUsableRows("tasks.csv has no supported rows with an accuracy")
+    df, note = one_setting(df, SETTING)
+    names = [t for t in TASKS if (df["task"] == t).any()] + sorted(set(df["task"]) - set(TASKS))
+    fig, axes = subplots(len(names), width=4.8, sharey=True)
+    for ax, task in zip(axes, names):
+        rows = df[df["task"] == task]
+        mean = rows.groupby(["encoding", "variant", "eval_len"], sort=False).agg(
+            accuracy=("accuracy", "mean"), learned=("learned", "all")).reset_index()
+        for encoding in order(mean["encoding"]):
+            for variant in sorted(set(mean.loc[mean["encoding"] == encoding, "variant"])):
+                line = mean[mean["variant"] == variant].sort_values("eval_len")
+                ax.plot(line["eval_len"], line["accuracy"], **_style(variant, encoding, bool(line["learned"].all())))
+        train_len = float(rows["train_len"].iloc[0])
+        ax.axvline(train_len, color="black", linestyle="--", linewidth=1, label="training length L")
+        log_x(ax, rows["eval_len"], "evaluation length (bytes)")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title(f"{task} (L = {train_len:g})", fontsize="medium")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("accuracy (greedy answers)")
+    legend_outside(axes)
+    title(fig, "Task accuracy vs evaluation length (dashed: randomized positions; dotted, hollow: not learned at L)",
+          f"preset {df['preset'].iloc[0]}, seeds {_seed_list(df)}{note}")
+    return fig
+
+
+def draw_passkey_depth(tasks: pd.DataFrame) -> Figure:
+    """Passkey accuracy by evaluation length (columns) and depth (rows), one heatmap per encoding and variant."""
+    df = _usable(tasks)
+    df = df[(df["task"] == "passkey") & (df["depth"] != "nan") & (df["depth"] != "")]
+    if df.empty:
+        raise NoUsableRows("tasks.csv has no passkey rows with a depth")
+    df, note = one_setting(df, SETTING)
+    depths = [d for d in TASKS["passkey"].depths or {} if (df["depth"] == d).any()]
+    depths += sorted(set(df["depth"]) - set(depths))
+    lengths = sorted(df["eval_len"].unique())
+    variants = [v for e in order(df["encoding"]) for v in sorted(set(df.loc[df["encoding"] == e, "variant"]))]
+    fig, axes = subplots(len(variants), width=2.6, height=2.8, sharey=True)
+    image = None
+    for ax, variant in zip(axes, variants):
+        rows = df[df["variant"] == variant]
+        grid = rows.pivot_table(index="depth", columns="eval_len", values="accuracy", aggfunc="last", dropna=False)
+        grid = grid.reindex(index=depths, columns=lengths)
+        image = ax.imshow(grid.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        for (i, j), value in np.ndenumerate(grid.to_numpy(dtype=float)):
+            ax.text(j, i, "n/a" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize="x-small",
+                    color="black" if np.isnan(value) or value >= 0.5 else "white")  # n/a on the blank cell
+        ax.set_xticks(range(len(lengths)), [f"{n:g}" for n in lengths], fontsize="x-small")
+        ax.set_yticks(range(len(depths)), depths)
+        learned = bool(rows["learned"].all())
+        ax.set_title(variant + ("" if learned else "\n(not learned at L)"), fontsize="small")
+        ax.set_xlabel("length (bytes)", fontsize="small")
+    axes[0].set_ylabel("depth of the pass key line")
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), shrink=0.8, label="accuracy")
+    title(fig, "Passkey accuracy by evaluation length and depth", f"preset {df['preset'].iloc[0]}{note}")
+    return fig
+
+
+FIGURES = (
+    FigureSpec("task_accuracy_vs_length", "tasks", draw_accuracy_vs_length),
+    FigureSpec("passkey_depth", "tasks", draw_passkey_depth),
+)

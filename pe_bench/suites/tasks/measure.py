@@ -1,0 +1,147 @@
+"""Tasks suite: train each encoding on each task at lengths up to L, answer at L, 2L, 4L, 8L.
+
+For every (encoding, variant, task, seed) one small model is trained on examples of lengths
+drawn from [the task's shortest, L] (pe_bench/tasks/batches.py; loss on the answer bytes only),
+with positions 0..T-1, or, for the ``<encoding>+rand`` variant, positions drawn at random from
+a span F x L (Ruoss et al. 2023). Trained models are checkpointed under ``<out>/checkpoints/``
+by a hash of everything that determines them. Then the model answers ``n_examples`` fresh
+examples (another seed than training's) per evaluation length, and for passkey per depth,
+greedily through the KV cache (pe_bench/tasks/generate.py), with positions 0..T-1.
+
+A model whose accuracy at L is below ``LEARNED`` has not learned the task: all its rows say so
+(``learned`` false), and reports never read its longer lengths as a generalization failure.
+A length an encoding cannot reach (learned absolute past its table) gives rows with
+``supported`` false and the reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from pe_bench import checkpoints
+from pe_bench.errors import Unsupported
+from pe_bench.model import Transformer, build_model
+from pe_bench.progress import Progress
+from pe_bench.results.schema import Schema
+from pe_bench.runtime import Runtime
+from pe_bench.suite import Existing, RunContext
+from pe_bench.suites.tasks.spec import LEARNED, RAND, TASKS_TABLE, TasksSettings, identity
+from pe_bench.tasks import TASKS
+from pe_bench.tasks.batches import sampler, stack
+from pe_bench.tasks.generate import greedy_answers
+from pe_bench.tasks.scoring import exact_match, token_accuracy
+from pe_bench.training import TrainResult, train
+
+#: evaluation examples come from seed + this, so they are never the training examples' stream
+EVAL_SEED_OFFSET = 1_000_003
+
+
+def variant_name(name: str, randomized: bool) -> str:
+    return name + RAND if randomized else name
+
+
+def _trained_model(name: str, task: str, randomized: bool, seed: int, settings: TasksSettings, runtime: Runtime,
+                   folder: Path, progress: Progress) -> tuple[Transformer, TrainResult]:
+    """Load the checkpoint for this (encoding, variant, task, seed) or train and save one."""
+    model = build_model(name, settings.model_config(task, randomized), seed=seed).to(runtime.device, runtime.dtype)
+    ident = identity(name, task, randomized, seed, settings, runtime)
+    path = checkpoints.path_for(folder, ident)
+    if path.exists() and not settings.retrain:
+        return model, checkpoints.load(path, ident, model)
+    config = settings.train_config(task, seed)
+    span = settings.span(task, randomized) if randomized else 0
+    batches = sampler(task, config.train_len, config.batch_size, span, settings.recipe(task).shortest)
+    with progress.task(f"train {variant_name(name, randomized)} on {task}, seed {seed}", total=config.steps) as advance:
+        result = train(model, None, config, runtime, advance, sampler=batches)
+    if not result.diverged:
+        checkpoints.save(path, ident, model, result)
+    return model, result
+
+
+def _evaluations(task: str, settings: TasksSettings) -> list[tuple[int, str]]:
+    """(evaluation length, depth) pairs; depth '' for tasks without depths."""
+    depths = TASKS[task].depths or {"": None}
+    return [(length, depth) for length in settings.lengths(task) for depth in depths]
+
+
+def _accuracy(model: Transformer, task: str, length: int, depth: str, seed: int, settings: TasksSettings
+              ) -> tuple[float, float]:
+    """(headline accuracy, per-token accuracy) on ``n_examples`` fresh examples."""
+    generator = torch.Generator().manual_seed(seed + EVAL_SEED_OFFSET + length)
+    spec = TASKS[task]
+    tokens, answer = stack(task, length, settings.n_examples, generator, spec.depths[depth] if depth else None)
+    predicted = greedy_answers(model, tokens, answer).cpu()
+    target = tokens[:, answer]
+    per_token = token_accuracy(predicted, target)
+    return (exact_match(predicted, target) if spec.exact else per_token), per_token
+
+
+def _keys(name: str, randomized: bool, task: str, seed: int, settings: TasksSettings, runtime: Runtime
+          ) -> list[dict]:
+    recipe = settings.recipe(task)
+    return [{"encoding": name, "variant": variant_name(name, randomized), "task": task,
+             "train_len": recipe.train_len, "eval_len": length, "depth": depth, "steps": recipe.steps,
+             "seed": seed, "preset": settings.model, "device": runtime.device_name,
+             "dtype": runtime.dtype_name, "threads": runtime.threads}
+            for length, depth in _evaluations(task, settings)]
+
+
+def evaluate_one(name: str, task: str, randomized: bool, seed: int, settings: TasksSettings, runtime: Runtime,
+                 out: Path = Path("results"), progress: Progress | None = None) -> list[dict]:
+    """Train (or load) one model for (encoding, variant, task, seed); its rows, one per
+    evaluation length and depth, each marked learned or not by the accuracy at L."""
+    progress = progress or Progress()
+    model, result = _trained_model(name, task, randomized, seed, settings, runtime, out / "checkpoints", progress)
+    recipe = settings.recipe(task)
+    common = dict(encoding=name, variant=variant_name(name, randomized),
+                  randomized=settings.randomize_positions if randomized else 0, task=task,
+                  train_len=recipe.train_len, n_examples=settings.n_examples, seed=seed,
+                  steps=recipe.steps, lr=recipe.lr, params=sum(p.numel() for p in model.parameters()),
+                  final_loss=result.curve[-1]["loss"] if result.curve else math.nan, preset=settings.model,
+                  **runtime.record())
+    evaluations = _evaluations(task, settings)
+    if result.diverged:
+        return [TASKS_TABLE.row(**common, eval_len=n, depth=d, supported=False, note=result.note)
+                for n, d in evaluations]
+    rows = []
+    with progress.task(f"evaluate {common['variant']} on {task}", total=len(evaluations)) as advance:
+        for length, depth in evaluations:
+            try:
+                accuracy, per_token = _accuracy(model, task, length, depth, seed, settings)
+                rows.append(TASKS_TABLE.row(**common, eval_len=length, depth=depth, accuracy=accuracy,
+                                            token_accuracy=per_token))
+            except Unsupported as e:
+                rows.append(TASKS_TABLE.row(**common, eval_len=length, depth=depth, supported=False, note=str(e)))
+            advance()
+    at_l = [r["accuracy"] for r in rows if r["eval_len"] == recipe.train_len and r["supported"]]
+    learned = bool(at_l) and sum(at_l) / len(at_l) >= LEARNED
+    for row in rows:
+        row["learned"] = learned
+        if not learned and not row["note"]:
+            row["note"] = f"not learned: accuracy at L below {LEARNED}"
+    return rows
+
+
+def run_tasks(encodings: tuple[str, ...], settings: TasksSettings, runtime: Runtime,
+              progress: Progress | None = None, out: Path = Path("results"),
+              existing: Existing | None = None) -> Iterator[tuple[Schema, list]]:
+    """Every encoding x variant x task x seed; yields each model's rows as soon as they are measured.
+
+    A model whose rows ``existing`` already holds (``--resume``) is skipped altogether.
+    """
+    existing = existing or Existing()
+    for name in encodings:
+        for randomized in settings.variants:
+            for task in settings.tasks:
+                for seed in settings.seeds:
+                    if existing.has(TASKS_TABLE, _keys(name, randomized, task, seed, settings, runtime)):
+                        continue
+                    yield TASKS_TABLE, evaluate_one(name, task, randomized, seed, settings, runtime, out, progress)
+
+
+def run(encodings: tuple[str, ...], settings: TasksSettings, ctx: RunContext) -> Iterator[tuple[Schema, list]]:
+    return run_tasks(encodings, settings, ctx.runtime, ctx.progress, ctx.out, ctx.existing)

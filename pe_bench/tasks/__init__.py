@@ -1,0 +1,52 @@
+"""Synthetic tasks for length generalization: the registry.
+
+Each task is a pure generator, ``make(length, generator, depth) -> Example``: exactly ``length``
+bytes from a seeded ``torch.Generator``, nothing downloaded. ``TASKS`` maps each name to a
+``Task`` (its generator, the shortest length it fits in, its headline metric and its
+evaluation depths); the suite, the CLI's choices and the tests loop over it, so a new task
+is one file plus one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from pe_bench.errors import InputError
+from pe_bench.tasks import copy, passkey, recall
+from pe_bench.tasks.example import Example
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task as the suite sees it.
+
+    ``exact`` says how its accuracy is counted: an example is right when all its answer bytes
+    are (passkey: the 5 digits; copy: the whole string), or each answer byte is scored on its
+    own (recall: one per query). ``depths`` names evaluation depths (passkey only).
+    """
+
+    name: str
+    make: Callable[[int, torch.Generator, float | None], Example]
+    min_length: int
+    exact: bool
+    depths: dict[str, float] | None = None
+
+
+TASKS: dict[str, Task] = {t.name: t for t in (
+    Task("passkey", passkey.make, passkey.MIN_LENGTH, exact=True, depths=passkey.DEPTHS),
+    Task("copy", copy.make, copy.MIN_LENGTH, exact=True),
+    Task("recall", recall.make, recall.MIN_LENGTH, exact=False),
+)}
+
+
+def check_length(task: str, length: int, flag: str) -> None:
+    """InputError if ``length`` is shorter than ``task`` needs."""
+    need = TASKS[task].min_length
+    if length < need:
+        raise InputError(f"{flag} {length} is too short for task {task}: an example needs at least {need} bytes")
+
+
+__all__ = ["TASKS", "Example", "Task", "check_length"]

@@ -1,0 +1,31 @@
+"""Multi-query associative recall (Zoology, Arora et al. 2023), byte-level.
+
+Key-value pairs (a letter, then a digit; keys distinct), a separator, then queries: a key of
+the pairs followed by its value, which is the answer. A length-T example has
+n = (T - 1) // 2 two-byte slots: P = min(n // 2, 52) pairs and n - P queries (keys drawn with
+replacement); an even T starts with one "." so every example has exactly T bytes.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from pe_bench.tasks.example import Example, draw, example
+
+KEYS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+VALUES = "0123456789"
+SEPARATOR = "|"
+MIN_LENGTH = 5  # one pair and one query
+
+
+def make(length: int, generator: torch.Generator, depth: float | None = None) -> Example:
+    """A recall example of exactly ``length`` bytes (``depth`` is not used)."""
+    n = (length - 1) // 2
+    n_pairs = min(n // 2, len(KEYS))
+    keys = [KEYS[i] for i in torch.randperm(len(KEYS), generator=generator)[:n_pairs].tolist()]
+    values = dict(zip(keys, draw(VALUES, n_pairs, generator)))
+    queries = [keys[i] for i in torch.randint(n_pairs, (n - n_pairs,), generator=generator).tolist()]
+    parts = [("." * (length - 2 * n - 1) + "".join(k + values[k] for k in keys) + SEPARATOR, False)]
+    for key in queries:
+        parts += [(key, False), (values[key], True)]
+    return example(*parts)

@@ -1,0 +1,127 @@
+"""The tasks suite end to end on the tiny preset (wiring, not accuracy), its checks and its bad input."""
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pe_bench.cli import app
+from pe_bench.errors import InputError
+from pe_bench.runtime import make_runtime
+from pe_bench.suites.tasks import SUITE, TASKS_TABLE, evaluate_one, run_tasks
+from pe_bench.suites.tasks.report import SUMMARY, render, summarize
+from pe_bench.tasks import TASKS
+
+RUNTIME = make_runtime("cpu")
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory) -> pd.DataFrame:
+    """Learned (a table) and ALiBi, plain and with randomized positions, on every task."""
+    settings = SUITE.settings("tiny", randomize_positions=2)
+    out = tmp_path_factory.mktemp("tasks")
+    found = [row for _, batch in run_tasks(("learned", "alibi"), settings, RUNTIME, out=out) for row in batch]
+    return pd.DataFrame(found)
+
+
+def test_every_encoding_variant_task_length_and_depth_has_a_row(rows):
+    settings = SUITE.settings("tiny")
+    assert set(rows["variant"]) == {"learned", "learned+rand", "alibi", "alibi+rand"}
+    for task in TASKS:
+        mine = rows[(rows["task"] == task) & (rows["variant"] == "alibi")]
+        depths = len(TASKS[task].depths or {"": 0})
+        assert sorted(mine["eval_len"]) == sorted(n for n in settings.lengths(task) for _ in range(depths))
+    assert set(rows.loc[rows["task"] == "passkey", "depth"]) == {"start", "middle", "end"}
+    assert list(rows.columns) == list(TASKS_TABLE.column_names)
+    assert set(rows.loc[rows["variant"].str.endswith("+rand"), "randomized"]) == {2}
+
+
+def test_learned_past_its_table_is_unsupported_but_its_rand_variant_reaches_the_span(rows):
+    learned = rows[rows["variant"] == "learned"]
+    past = learned[learned["eval_len"] > learned["train_len"]]
+    assert len(past) and not past["supported"].any() and past["note"].str.contains("does not exist").all()
+    assert learned.loc[learned["eval_len"] == learned["train_len"], "supported"].all()
+    rand = rows[rows["variant"] == "learned+rand"]  # its table holds the span, 2L positions
+    assert rand.loc[rand["eval_len"] <= 2 * rand["train_len"], "supported"].all()
+    assert not rand.loc[rand["eval_len"] > 2 * rand["train_len"], "supported"].empty
+    assert not rand.loc[rand["eval_len"] > 2 * rand["train_len"], "supported"].any()
+
+
+def test_a_model_below_the_threshold_at_L_is_marked_not_learned(rows):
+    # three training steps learn nothing: every row must say so rather than pass as a failure to generalize
+    assert not rows["learned"].any()
+    assert rows.loc[rows["supported"], "note"].str.contains("not learned").all()
+    text = str(render({"tasks": rows}).renderables[0].columns[-1]._cells)
+    assert "not learned" in text
+    assert summarize({"tasks": rows}, "alibi") == {**{f"{t}_4L": "not learned" for t in TASKS}, "tasks_seeds": 1}
+
+
+def test_a_learned_model_reports_its_accuracy_at_4L(rows):
+    learned = rows.assign(learned=True, accuracy=0.5)
+    summary = summarize({"tasks": learned}, "alibi")
+    assert {t: summary[f"{t}_4L"] for t in TASKS} == {t: 0.5 for t in TASKS} and summary["tasks_seeds"] == 1
+    assert all(math.isnan(summary[f"{t}_4L_ci95"]) for t in TASKS)  # one seed: no interval
+
+
+def test_seeds_give_a_mean_and_interval_and_a_seed_that_did_not_learn_is_left_out(rows):
+    one = rows[rows["variant"] == "alibi"].assign(learned=True, accuracy=0.5)
+    three = pd.concat([one, one.assign(seed=1, accuracy=0.7), one.assign(seed=2, accuracy=0.0, learned=False)])
+    summary = summarize({"tasks": three}, "alibi")
+    assert summary["copy_4L"] == 0.6 and summary["copy_4L_ci95"] > 0 and summary["tasks_seeds"] == 3
+    assert "learned by 2 of 3 seeds" in str(render({"tasks": three}).renderables[0].columns[-1]._cells)
+    claim = next(c for c in SUMMARY.claims if c.name == "copy accuracy at 4L")
+    assert not claim.lower_is_better and list(claim.measure({"tasks": three}, "alibi")) == [0.5, 0.7]
+
+
+def test_one_function_trains_and_evaluates_one_encoding_variant_task_and_seed(tmp_path):
+    settings = replace(SUITE.settings("tiny"), seeds=(3,), factors=(1,), randomize_positions=2)
+    found = evaluate_one("rope", "copy", True, 3, settings, RUNTIME, out=tmp_path)
+    assert {r["seed"] for r in found} == {3} and {r["variant"] for r in found} == {"rope+rand"}
+    assert len(list((tmp_path / "checkpoints").glob("rope-*.pt"))) == 1
+
+
+def test_validate_refuses_what_cannot_run():
+    with pytest.raises(InputError, match="unknown task 'sort'"):
+        SUITE.settings("tiny", tasks=("sort",))
+    with pytest.raises(InputError, match="too short for task passkey"):
+        SUITE.settings("tiny", train_len=50)
+    with pytest.raises(InputError, match="--randomize-positions"):
+        SUITE.settings("tiny", randomize_positions=-1)
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, ["compare", "--suite", "tasks", "--preset", "tiny", *args])
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--tasks", "sort"], "unknown task 'sort'; valid: passkey, copy, recall"),
+    (["--train-len", "64"], "--train-len 64 is too short for task passkey"),
+    (["--tasks", "copy", "--train-len", "3"], "--train-len 3 is too short for task copy"),
+    (["--randomize-positions", "0"], "must hold the longest training example"),
+    (["--steps", "0"], "--steps must be >= 1"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path: Path, args, message):
+    out = tmp_path / "out"
+    result = invoke(*args, "--out", str(out))
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.output
+    assert not out.exists()
+
+
+def test_a_tasks_table_with_missing_columns_exits_2_and_is_left_untouched(tmp_path: Path):
+    out = tmp_path / "out"
+    assert invoke("--encodings", "rope", "--tasks", "copy", "--no-plots", "--out", str(out)).exit_code == 0
+    table = out / "tasks.csv"
+    damaged = "\n".join(",".join(line.split(",")[:5]) for line in table.read_text().splitlines()) + "\n"
+    table.write_text(damaged)
+    for command in (["--encodings", "rope", "--tasks", "copy", "--resume", "--out", str(out)],):
+        result = invoke(*command)
+        assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+        assert "tasks.csv" in result.output
+    result = CliRunner().invoke(app, ["plot", "--results", str(out), "--out", str(tmp_path / "plots")])
+    assert result.exit_code == 2 and "tasks.csv" in result.output
+    assert table.read_text() == damaged

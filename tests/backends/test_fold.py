@@ -89,7 +89,7 @@ def test_fold_declines_where_it_would_be_wrong(name):
     assert fold_columns(_inputs(name, t), torch.float32) is not None
     assert fold_columns(_inputs(name, t.flip(0)), torch.float32) is None  # keys after their query
     assert fold_columns(_inputs(name, torch.tensor([3]), t), torch.float32) is None  # a key after the one query
-    assert fold_columns(_inputs(name, torch.tensor([5]), t), torch.float32) is not None
+    assert fold_columns(_inputs(name, torch.tensor([5]), t), torch.float32) is None  # one decoding query: its row
     assert fold_columns(_inputs(name, t[3:], t), torch.float32) is None  # queries after cached keys: not plain causal
     assert fold_columns(_inputs(name, t, allowed=torch.ones(6, 6, dtype=torch.bool)), torch.float32) is None
     assert fold_columns(_inputs(name, t), torch.bfloat16) is None  # positions would round

@@ -30,8 +30,29 @@ def _no_dense_mask(monkeypatch):
     monkeypatch.setattr(Inputs, "_build_dense_mask", refuse)
 
 
+@pytest.fixture(autouse=True)
+def split_at_every_length(monkeypatch):
+    """The tests run short sequences: let inference take the split at any length, as training does."""
+    monkeypatch.setattr(split, "INFERENCE_MIN_LEN", 0)
+
+
 def test_some_registered_encoding_splits():
     assert SPLITTING  # otherwise every test below is vacuous
+
+
+@pytest.mark.parametrize("name", SPLITTING)
+def test_short_inference_keeps_the_dense_path_and_training_splits(name, monkeypatch):
+    model = tiny_model(name, backend="sdpa", max_len=512)
+    tokens = torch.randint(0, 256, (1, _width(name) + 20))
+    monkeypatch.setattr(split, "INFERENCE_MIN_LEN", tokens.shape[1] + 1)
+    calls = []
+    real = split._SplitAttention.apply
+    monkeypatch.setattr(split._SplitAttention, "apply", lambda *a: calls.append(1) or real(*a))
+    with torch.no_grad():
+        model.eval()(tokens)
+    assert not calls  # shorter than INFERENCE_MIN_LEN, no gradient: the dense path
+    model.train().loss(tokens[:, :-1], tokens[:, 1:]).backward()
+    assert calls  # training splits at any length
 
 
 @pytest.mark.parametrize("name", SPLITTING)

@@ -69,3 +69,19 @@ def plugin_registry():
 def tokens() -> torch.Tensor:
     """A batch of 2 random byte sequences of length 24."""
     return torch.randint(0, 256, (2, 24), generator=torch.Generator().manual_seed(1))
+
+
+def sdpa_training_matches_eager(name: str, tokens, refuse_dense_mask, loss_tolerance: float) -> None:  # noqa: ANN001
+    """One training step of ``name`` on eager and on sdpa (after ``refuse_dense_mask()``, which makes
+    building the dense mask fail): the losses agree to ``loss_tolerance``, every gradient to 1e-4."""
+    grads, losses = {}, {}
+    for backend in ("eager", "sdpa"):
+        model = sharpened(tiny_model(name, backend=backend))
+        if backend == "sdpa":
+            refuse_dense_mask()
+        losses[backend] = model.loss(tokens[:, :-1], tokens[:, 1:])
+        losses[backend].backward()
+        grads[backend] = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    assert abs(losses["sdpa"].item() - losses["eager"].item()) <= loss_tolerance
+    for n, grad in grads["eager"].items():
+        assert (grads["sdpa"][n] - grad).abs().max() <= 1e-4, n

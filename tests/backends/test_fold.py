@@ -10,7 +10,7 @@ from pe_bench.backends.inputs import AttentionInputs as Inputs
 from pe_bench.check.models import decode
 from pe_bench.encodings import ENCODINGS, Family
 
-from conftest import sharpened, tiny_model
+from conftest import sdpa_training_matches_eager, sharpened, tiny_model
 
 BIAS_ENCODINGS = [n for n, cls in ENCODINGS.items() if cls.family is Family.BIAS]
 
@@ -38,17 +38,7 @@ def test_some_registered_encoding_folds():
 @pytest.mark.parametrize("name", FOLDING)
 def test_fold_matches_eager_in_training_without_a_dense_mask(name, monkeypatch):
     tokens = torch.randint(0, 256, (2, 41))
-    grads, losses = {}, {}
-    for backend in ("eager", "sdpa"):
-        model = sharpened(tiny_model(name, backend=backend))
-        if backend == "sdpa":
-            _no_dense_mask(monkeypatch)
-        losses[backend] = model.loss(tokens[:, :-1], tokens[:, 1:])
-        losses[backend].backward()
-        grads[backend] = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
-    assert abs(losses["sdpa"].item() - losses["eager"].item()) <= 1e-5
-    for n, grad in grads["eager"].items():
-        assert (grads["sdpa"][n] - grad).abs().max() <= 1e-4, n
+    sdpa_training_matches_eager(name, tokens, lambda: _no_dense_mask(monkeypatch), 1e-5)
 
 
 @pytest.mark.parametrize("name", FOLDING)

@@ -60,7 +60,9 @@ def path_for(folder: Path, ident: dict) -> Path:
 
 def save(path: Path, ident: dict, model: Transformer, result: TrainResult) -> None:
     """Write atomically: a temporary file in the same folder, then a rename."""
-    payload = {"identity": ident, "key": key_of(ident), "state_dict": model.state_dict(),
+    # stored as JSON sees it (tuples as lists), which is what load compares it with
+    payload = {"identity": json.loads(json.dumps(ident, default=str)), "key": key_of(ident),
+               "state_dict": model.state_dict(),
                "curve": result.curve, "tokens_per_s": result.tokens_per_s, "seconds": result.seconds}
     with atomic_target(path) as tmp:
         with open(tmp, "wb") as f:  # a file object: a full disk is an OSError, not torch's RuntimeError

@@ -41,6 +41,11 @@ class ModelConfig:
     backend: str = "sdpa"  # a name in pe_bench.backends.BACKENDS
     compile_flex: bool = True  # False runs flex_attention uncompiled (slow, but no compile wait)
     encoding_options: dict[str, object] = field(default_factory=dict)  # e.g. {"base": 500000.0}
+    # the std of every weight matrix but the token embedding's: GPT-2's 0.02, the residual projections shrunk by
+    # sqrt(2 n_layers); or None: 1/sqrt(3 fan_in) per matrix and no shrink (PyTorch's default scale, 0.02 at GPT-2's
+    # width of 768). At width 64 GPT-2's rule leaves the attention outputs 7x smaller than that, and the two-layer
+    # circuits copying and recall need did not form (tasks suite, issue 21)
+    init_std: float | None = 0.02
     # on CUDA only (training.py): train under torch.autocast in this dtype (weights stay in the
     # run's dtype), and with this attention backend (flex: its backward runs on CUDA, not on CPU)
     train_autocast: str | None = None
@@ -84,6 +89,14 @@ def estimate_bytes(config: ModelConfig, batch: int, length: int, *, train: bool 
     scores = B * config.n_heads * T * T * 4 * (3 + (2 * L if train else 0))
     activations = B * T * config.d_model * 4 * 20 * L * (2 if train else 1)
     return scores + activations + 3 * B * T * config.vocab_size * 4
+
+
+def init_std(config: ModelConfig, name: str, weight: Tensor) -> float:
+    """The initial std of the weight matrix ``name`` (see ``ModelConfig.init_std``)."""
+    if config.init_std is None:
+        return 1 / math.sqrt(3 * weight.shape[-1])  # (out, in): fan_in is the last dimension
+    residual = name.endswith(("out.weight", "mlp.2.weight"))  # GPT-2: residual projections shrunk by depth
+    return config.init_std / math.sqrt(2 * config.n_layers) if residual else config.init_std
 
 
 class Attention(nn.Module):
@@ -159,9 +172,8 @@ class Transformer(nn.Module):
             if name.startswith("encoding."):
                 continue  # encodings initialise their own parameters
             if p.dim() >= 2:
-                # GPT-2: N(0, 0.02), residual projections shrunk by depth
-                std = 0.02 / math.sqrt(2 * self.config.n_layers) if name.endswith(("out.weight", "mlp.2.weight")) else 0.02
-                nn.init.normal_(p, std=std)
+                # the token embedding (tied to the head) keeps 0.02 either way: it is scaled by sqrt(d_model) going in
+                nn.init.normal_(p, std=0.02 if name.startswith("token_embedding") else init_std(self.config, name, p))
             elif name.endswith("bias"):
                 nn.init.zeros_(p)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from pe_bench.errors import InputError
-from pe_bench.tasks import copy, passkey, recall
+from pe_bench.tasks import copy, flipflop, passkey, recall
 from pe_bench.tasks.example import Example
 
 
@@ -25,20 +25,25 @@ class Task:
 
     ``exact`` says how its accuracy is counted: an example is right when all its answer bytes
     are (passkey: the 5 digits; copy: the whole string), or each answer byte is scored on its
-    own (recall: one per query). ``depths`` names evaluation depths (passkey only).
+    own (recall: one per query; flip-flop: one per read). ``depths`` names evaluation conditions:
+    where passkey's line sits, flip-flop's mixes of instructions. ``options`` names keyword
+    arguments of ``make`` that the tasks suite's settings hold under the same name.
     """
 
     name: str
-    make: Callable[[int, torch.Generator, float | None], Example]
+    make: Callable[..., Example]  # (length, generator, depth, **options) -> Example
     min_length: int
     exact: bool
-    depths: dict[str, float] | None = None
+    depths: dict[str, float | None] | None = None
+    options: tuple[str, ...] = ()
 
 
 TASKS: dict[str, Task] = {t.name: t for t in (
     Task("passkey", passkey.make, passkey.MIN_LENGTH, exact=True, depths=passkey.DEPTHS),
     Task("copy", copy.make, copy.MIN_LENGTH, exact=True),
     Task("recall", recall.make, recall.MIN_LENGTH, exact=False),
+    Task("flipflop", flipflop.make, flipflop.MIN_LENGTH, exact=False, depths=flipflop.DEPTHS,
+         options=("flip_flop_probs",)),
 )}
 
 

@@ -3,7 +3,8 @@
 The bytes before the first answer go in as one prefill; from there each answer byte is the
 argmax of the last logits and is fed back in (the model's own answer, not the true one),
 together with the given bytes up to the next answer. Copy decodes its whole string one byte
-at a time; recall feeds "value, next key" pairs; passkey decodes its 6 answer bytes.
+at a time; recall feeds "value, next key" pairs; passkey decodes its 6 answer bytes;
+flip-flop answers each read.
 """
 
 from __future__ import annotations
@@ -15,24 +16,25 @@ from pe_bench.model import Transformer
 
 
 def greedy_answers(model: Transformer, tokens: Tensor, answer: Tensor) -> Tensor:
-    """The model's answers (B, A) to ``tokens`` (B, T), answer bytes at ``answer`` (T,) True.
+    """``tokens`` (B, T) with the model's greedy answers in the answer slots: (B, T).
 
-    Every example of the batch has its answers at the same places (the tasks' layouts depend
-    on the length only). Raises what the model raises (a position past a learned table).
+    ``answer`` marks the answer bytes, (T,) when every example has them at the same places
+    (passkey, copy, recall: their layouts depend on the length only) or (B, T) (flip-flop).
+    The model goes through the union of the answer places; at each one an example whose
+    answer it is gets the model's guess fed back, the others their given byte. Raises what
+    the model raises (a position past a learned table).
     """
-    where = answer.nonzero().flatten().tolist()  # answer positions, ascending
     device = model.token_embedding.weight.device
-    tokens = tokens.to(device)
+    tokens = tokens.to(device).clone()
+    answer = answer.to(device).expand_as(tokens)  # (B, T)
+    where = answer.any(dim=0).nonzero().flatten().tolist()  # answer places of any example, ascending
     cache = model.new_cache(tokens.shape[0], tokens.shape[1])
-    predicted = []
     with torch.no_grad():
         logits = model(tokens[:, : where[0]], cache=cache)  # (B, t, V)
         for i, position in enumerate(where):
             guess = logits[:, -1].argmax(dim=-1)  # (B,)
-            predicted.append(guess)
+            tokens[:, position] = torch.where(answer[:, position], guess, tokens[:, position])
             if i + 1 == len(where):
                 break
-            chunk = tokens[:, position: where[i + 1]].clone()  # this answer byte, then the given ones
-            chunk[:, 0] = guess
-            logits = model(chunk, cache=cache)
-    return torch.stack(predicted, dim=1)  # (B, A)
+            logits = model(tokens[:, position: where[i + 1]], cache=cache)  # this answer byte, then the given ones
+    return tokens

@@ -1,15 +1,18 @@
-"""Scoring generated answers against the true ones: pure functions on (B, A) byte tensors."""
+"""Scoring generated answers against the true ones: pure functions on (B, T) byte tensors and the
+answer mask, (T,) or (B, T), True at the bytes scored."""
 
 from __future__ import annotations
 
 from torch import Tensor
 
 
-def exact_match(predicted: Tensor, target: Tensor) -> float:
+def exact_match(predicted: Tensor, target: Tensor, answer: Tensor) -> float:
     """Fraction of rows (examples) whose every answer byte is right."""
-    return (predicted == target).all(dim=1).float().mean().item()
+    wrong = (predicted != target) & answer.expand_as(target)
+    return (~wrong.any(dim=1)).float().mean().item()
 
 
-def token_accuracy(predicted: Tensor, target: Tensor) -> float:
+def token_accuracy(predicted: Tensor, target: Tensor, answer: Tensor) -> float:
     """Fraction of answer bytes that are right, over all examples."""
-    return (predicted == target).float().mean().item()
+    mask = answer.expand_as(target)
+    return (predicted == target)[mask].float().mean().item()

@@ -97,7 +97,11 @@ def invoke(*args: str):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--tasks", "sort"], "unknown task 'sort'; valid: passkey, copy, recall"),
+    (["--tasks", "sort"], "unknown task 'sort'; valid: passkey, copy, recall, flipflop"),
+    (["--flip-flop-probs", "0.2,0.7,0.2"], "summing to 1"),
+    (["--flip-flop-probs", "0.2,0.8,0"], "leaves no read"),
+    (["--flip-flop-probs", "0.5,0.5"], "three probabilities"),
+    (["--flip-flop-probs", "a,b,c"], "comma-separated numbers"),
     (["--train-len", "64"], "--train-len 64 is too short for task passkey"),
     (["--tasks", "copy", "--train-len", "3"], "--train-len 3 is too short for task copy"),
     (["--randomize-positions", "0"], "must hold the longest training example"),
@@ -125,3 +129,18 @@ def test_a_tasks_table_with_missing_columns_exits_2_and_is_left_untouched(tmp_pa
     result = CliRunner().invoke(app, ["plot", "--results", str(out), "--out", str(tmp_path / "plots")])
     assert result.exit_code == 2 and "tasks.csv" in result.output
     assert table.read_text() == damaged
+
+
+def test_retrain_trains_again_instead_of_loading_the_checkpoint(tmp_path: Path, monkeypatch):
+    """--retrain, documented for this suite, is accepted and retrains (it used to be refused)."""
+    out = tmp_path / "out"
+    args = ("--encodings", "nope", "--tasks", "copy", "--no-plots", "--out", str(out))
+    assert invoke(*args).exit_code == 0
+    from pe_bench.suites.tasks import measure
+    trained = []
+    real = measure.train
+    monkeypatch.setattr(measure, "train", lambda *a, **k: trained.append(1) or real(*a, **k))
+    assert invoke(*args).exit_code == 0 and not trained  # the checkpoint is loaded
+    result = invoke(*args, "--retrain")
+    assert result.exit_code == 0, result.output
+    assert trained == [1]

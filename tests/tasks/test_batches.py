@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pe_bench.tasks import TASKS
-from pe_bench.tasks.batches import randomized_positions, sampler, stack
+from pe_bench.tasks.batches import PAD, randomized_positions, sampler, stack
 
 
 @pytest.mark.parametrize("length,span", [(1, 1), (7, 7), (31, 256), (100, 800)])
@@ -43,29 +43,38 @@ def test_a_batch_is_next_byte_pairs_masked_to_the_answers(task, randomize):
         assert x.shape == y.shape == mask.shape == (3, T)
         assert torch.equal(x[:, 1:], y[:, :-1])  # targets are the inputs shifted by one
         assert mask.any() and mask.dtype == torch.bool
-        assert TASKS[task].min_length <= T + 1 <= max_len
+        assert T + 1 <= max_len
         if randomize:
             assert positions.shape == (T,) and (positions[1:] > positions[:-1]).all()
             assert int(positions.max()) < randomize * max_len
         else:
             assert positions is None
-    assert len(lengths) > 1  # lengths vary across steps
+    assert len(lengths) > 1  # the longest of a batch varies across steps
 
 
 @pytest.mark.parametrize("task", list(TASKS))
-def test_the_loss_mask_keeps_exactly_the_answer_bytes(task):
+def test_the_loss_mask_keeps_exactly_the_answer_bytes_and_never_padding(task):
     max_len = TASKS[task].min_length + 8
-    x, y, _, mask = sampler(task, max_len, batch_size=2)(torch.Generator().manual_seed(5))
-    again = torch.Generator().manual_seed(5)  # the same draws: the length, then the examples
-    length = int(torch.randint(TASKS[task].min_length, max_len + 1, (), generator=again))
-    tokens, answer = stack(task, length, 2, again)
-    assert torch.equal(y, tokens[:, 1:])
-    for row in range(2):
-        assert torch.equal(y[row][mask[row]], tokens[row][answer])  # the targets kept are the answers, in order
+    x, y, _, mask = sampler(task, max_len, batch_size=4)(torch.Generator().manual_seed(5))
+    again = torch.Generator().manual_seed(5)  # the same draws: the lengths, then the examples in order
+    lengths = torch.randint(TASKS[task].min_length, max_len + 1, (4,), generator=again).tolist()
+    for row, length in enumerate(lengths):
+        e = TASKS[task].make(length, again, None)
+        assert torch.equal(y[row, : length - 1], e.tokens[1:])  # the example, then padding
+        assert (y[row, length - 1:] == PAD).all() and not mask[row, length - 1:].any()
+        assert torch.equal(y[row][mask[row]], e.tokens[e.answer])  # the targets kept are the answers, in order
+
+
+def test_examples_of_one_batch_have_different_lengths():
+    """One length per batch gave every example of a step the same string-to-copy offset, which each step then
+    rewarded by position; the copy circuit did not form (issue 21). A batch mixes lengths."""
+    x, y, _, mask = sampler("copy", 33, batch_size=64, shortest=3)(torch.Generator().manual_seed(0))
+    lengths = {int((row != PAD).sum()) for row in y}
+    assert len(lengths) > 10
 
 
 def test_a_shortest_length_bounds_the_training_lengths_from_below():
     g = torch.Generator().manual_seed(0)
-    draw = sampler("copy", 16, batch_size=2, shortest=12)
-    lengths = {draw(g)[0].shape[1] + 1 for _ in range(40)}
+    draw = sampler("copy", 16, batch_size=8, shortest=12)
+    lengths = {int((row != PAD).sum()) + 1 for _ in range(20) for row in draw(g)[1]}
     assert min(lengths) == 12 and max(lengths) == 16

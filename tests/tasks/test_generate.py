@@ -12,13 +12,12 @@ from conftest import tiny_model
 def uncached_answers(model, tokens, answer):
     """The reference: one full forward per answer byte over everything before it, own answers fed back."""
     tokens = tokens.clone()
-    out = []
+    answer = answer.expand_as(tokens)
     with torch.no_grad():
-        for position in answer.nonzero().flatten().tolist():
+        for position in answer.any(0).nonzero().flatten().tolist():
             guess = model(tokens[:, :position])[:, -1].argmax(-1)
-            tokens[:, position] = guess
-            out.append(guess)
-    return torch.stack(out, dim=1)
+            tokens[:, position] = torch.where(answer[:, position], guess, tokens[:, position])
+    return tokens
 
 
 def test_cached_greedy_answers_match_full_forwards_for_every_task():
@@ -26,3 +25,13 @@ def test_cached_greedy_answers_match_full_forwards_for_every_task():
     for task in TASKS:
         tokens, answer = stack(task, TASKS[task].min_length + 9, 3, torch.Generator().manual_seed(0))
         assert torch.equal(greedy_answers(model, tokens, answer), uncached_answers(model, tokens, answer))
+
+
+def test_answers_at_different_places_per_example_are_each_generated_and_the_rest_kept():
+    """flip-flop's layout differs between examples: every example's own answer slots, and only those, change."""
+    model = tiny_model("rope").eval()
+    tokens, answer = stack("flipflop", 40, 4, torch.Generator().manual_seed(3))
+    assert answer.shape == tokens.shape  # per-example layouts
+    out = greedy_answers(model, tokens, answer)
+    assert torch.equal(out, uncached_answers(model, tokens, answer))
+    assert torch.equal(out[~answer], tokens[~answer])

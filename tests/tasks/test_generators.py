@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pe_bench.tasks import TASKS
-from pe_bench.tasks import copy, passkey, recall
+from pe_bench.tasks import copy, flipflop, passkey, recall
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -75,3 +75,41 @@ def test_recall_answers_are_the_values_paired_with_the_queried_keys(length):
     keys, values = queries_text[0::2], queries_text[1::2]
     assert len(keys) >= 1 and values == "".join(pairs[k] for k in keys)
     assert e.answer_text == values  # every answer byte is a queried value, in order
+
+
+@pytest.mark.parametrize("depth", [None, *flipflop.DEPTHS.values()])
+@pytest.mark.parametrize("length", [4, 9, 64, 301])
+def test_every_flip_flop_answer_is_the_last_written_bit(length, depth):
+    for seed in range(5):
+        e = flipflop.make(length, gen(seed), depth)
+        text, answer = e.text, e.answer.tolist()
+        body = text.lstrip(".")
+        start = len(text) - len(body)
+        assert len(body) % 2 == 0 and body[0] == "w" and body[-2] == "r"  # a write first, a read last
+        last = None
+        for k in range(0, len(body), 2):
+            op, bit = body[k], body[k + 1]
+            assert op in "wir" and bit in "01"
+            assert answer[start + k + 1] == (op == "r") and not answer[start + k]
+            if op == "w":
+                last = bit
+            elif op == "r":
+                assert bit == last
+
+
+def test_flip_flop_mixes_set_how_often_each_instruction_comes():
+    def share(depth, op):
+        body = "".join(flipflop.make(2000, gen(s), depth).text for s in range(3))[0::2]
+        return body.count(op) / len(body)
+    assert abs(share(None, "i") - 0.8) < 0.03 and abs(share(0.98, "i") - 0.98) < 0.01
+    assert abs(share(0.1, "r") - 0.45) < 0.03
+    e = flipflop.make(2000, gen(0), None, flip_flop_probs=(0.5, 0.0, 0.5))
+    assert "i" not in e.text[0::2]
+
+
+def test_flip_flop_probabilities_are_checked():
+    from pe_bench.errors import InputError
+    assert flipflop.check_probs((0.1, 0.8, 0.1)) == (0.1, 0.8, 0.1)
+    for bad in [(0.1, 0.8), (0.5, 0.6, -0.1), (0.2, 0.2, 0.2), (0.5, 0.5, 0.0), (float("nan"), 0.5, 0.5)]:
+        with pytest.raises(InputError):
+            flipflop.check_probs(bad)

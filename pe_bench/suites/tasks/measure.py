@@ -54,7 +54,8 @@ def _trained_model(name: str, task: str, randomized: bool, seed: int, settings: 
         return model, checkpoints.load(path, ident, model)
     config = settings.train_config(task, seed)
     span = settings.span(task, randomized) if randomized else 0
-    batches = sampler(task, config.train_len, config.batch_size, span, settings.recipe(task).shortest)
+    batches = sampler(task, config.train_len, config.batch_size, span, settings.recipe(task).shortest,
+                      settings.task_options(task))
     with progress.task(f"train {variant_name(name, randomized)} on {task}, seed {seed}", total=config.steps) as advance:
         result = train(model, None, config, runtime, advance, sampler=batches)
     if not result.diverged:
@@ -73,11 +74,11 @@ def _accuracy(model: Transformer, task: str, length: int, depth: str, seed: int,
     """(headline accuracy, per-token accuracy) on ``n_examples`` fresh examples."""
     generator = torch.Generator().manual_seed(seed + EVAL_SEED_OFFSET + length)
     spec = TASKS[task]
-    tokens, answer = stack(task, length, settings.n_examples, generator, spec.depths[depth] if depth else None)
+    tokens, answer = stack(task, length, settings.n_examples, generator, spec.depths[depth] if depth else None,
+                           **settings.task_options(task))
     predicted = greedy_answers(model, tokens, answer).cpu()
-    target = tokens[:, answer]
-    per_token = token_accuracy(predicted, target)
-    return (exact_match(predicted, target) if spec.exact else per_token), per_token
+    per_token = token_accuracy(predicted, tokens, answer)
+    return (exact_match(predicted, tokens, answer) if spec.exact else per_token), per_token
 
 
 def _keys(name: str, randomized: bool, task: str, seed: int, settings: TasksSettings, runtime: Runtime

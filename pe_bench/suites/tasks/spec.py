@@ -8,12 +8,13 @@ from pathlib import Path
 from pe_bench import checkpoints
 from pe_bench.errors import InputError
 from pe_bench.model import ModelConfig, build_model, estimate_bytes, preset
-from pe_bench.options import as_given, check_int, choice_list
+from pe_bench.options import as_given, check_int, choice_list, switch
 from pe_bench.results.schema import OUTCOME_COLUMNS, Schema, flag, integer, number, text
 from pe_bench.runtime import Runtime
 from pe_bench.seeds import SEEDS, check_seeds
 from pe_bench.suite import Option
 from pe_bench.tasks import TASKS, check_length
+from pe_bench.tasks.flipflop import PROBS, check_probs
 from pe_bench.training import TrainConfig
 
 FACTORS = (1, 2, 4, 8)
@@ -49,6 +50,11 @@ class TasksSettings:
     randomize_positions: int = 0  # 0: plain only; F: also "<encoding>+rand", positions from [0, F x L)
     retrain: bool = False
     seeds: tuple[int, ...] = (0,)  # each trained and evaluated separately; reports aggregate over them
+    flip_flop_probs: tuple[float, float, float] = PROBS  # flip-flop's training mix: write, ignore, read
+
+    def task_options(self, task: str) -> dict[str, object]:
+        """The keyword arguments ``task``'s generator takes from these settings (``Task.options``)."""
+        return {name: getattr(self, name) for name in TASKS[task].options}
 
     def recipe(self, task: str) -> Recipe:
         r = dict(self.recipes)[task]
@@ -68,32 +74,32 @@ class TasksSettings:
         return (False, True) if self.randomize_positions else (False,)
 
     def model_config(self, task: str, randomized: bool) -> ModelConfig:
-        return preset(self.model, d_model=self.d_model, n_layers=self.n_layers, max_len=self.span(task, randomized))
+        return preset(self.model, d_model=self.d_model, n_layers=self.n_layers, max_len=self.span(task, randomized),
+                      init_std=None)  # width-scaled: see ModelConfig.init_std
 
     def train_config(self, task: str, seed: int) -> TrainConfig:
         """How the model of ``seed`` trains on ``task``: the seed draws its examples (its weights: build_model)."""
         r = self.recipe(task)
         return TrainConfig(train_len=r.train_len, steps=r.steps, batch_size=r.batch_size, lr=r.lr,
-                           warmup=max(1, r.steps // 10), seed=seed)
+                           warmup=max(1, r.steps // 10), seed=seed, betas=(0.9, 0.999), weight_decay=0.0)
 
 
-def _recipes(passkey: Recipe, copy: Recipe, recall: Recipe) -> tuple[tuple[str, Recipe], ...]:
-    return (("passkey", passkey), ("copy", copy), ("recall", recall))
+def _recipes(passkey: Recipe, copy: Recipe, recall: Recipe, flipflop: Recipe) -> tuple[tuple[str, Recipe], ...]:
+    return (("passkey", passkey), ("copy", copy), ("recall", recall), ("flipflop", flipflop))
 
 
 PRESETS: dict[str, TasksSettings] = {
-    "tiny": TasksSettings("tiny", d_model=32, n_layers=2, n_examples=2, factors=(1, 2, 4), recipes=_recipes(
-        Recipe(104, 3, 3e-3, 4), Recipe(8, 3, 3e-3, 4), Recipe(8, 3, 3e-3, 4))),
-    # about the same number of tokens per step for every task (passkey's examples are 8x longer). Copy trains
-    # on lengths 13..16 (strings of 6 or 7 letters): with lengths from 5 up, no 2-layer model formed the
-    # induction circuit copying needs within the budget (per-byte 0.57 after 1000 steps), while with
-    # near-fixed lengths the copy's offset barely varies and some encodings learn it by position
+    "tiny": TasksSettings("tiny", d_model=32, n_layers=2, n_examples=8, factors=(1, 2, 4), recipes=_recipes(
+        Recipe(104, 3, 3e-3, 4), Recipe(8, 3, 3e-3, 4), Recipe(8, 3, 3e-3, 4), Recipe(32, 3, 3e-3, 4))),
+    # one recipe per task for every encoding; copy's lengths start at 3 (a string of one letter), so the offset
+    # between a string and its copy varies and cannot be learned by position
     "quick": TasksSettings("quick", d_model=64, n_layers=2, recipes=_recipes(
-        Recipe(128, 800, 3e-3, 8), Recipe(16, 1200, 1e-2, 64, shortest=13), Recipe(16, 800, 1e-2, 64))),
+        Recipe(128, 300, 1e-3, 16), Recipe(16, 1000, 2e-3, 64, shortest=3), Recipe(32, 400, 1e-3, 64),
+        Recipe(64, 400, 1e-3, 32))),
     # three seeds: every figure with a 95 % interval and every claim with a paired test
     "standard": TasksSettings("quick", d_model=128, n_layers=2, n_examples=64, randomize_positions=8, seeds=(0, 1, 2),
-                              recipes=_recipes(Recipe(128, 3000, 1e-3, 16), Recipe(32, 3000, 1e-3, 64),
-                                               Recipe(32, 3000, 1e-3, 64))),
+                              recipes=_recipes(Recipe(128, 3000, 1e-3, 16), Recipe(32, 3000, 1e-3, 64, shortest=3),
+                                               Recipe(32, 3000, 1e-3, 64), Recipe(64, 3000, 1e-3, 32))),
 }
 
 OPTIONS = (
@@ -102,8 +108,19 @@ OPTIONS = (
     Option("steps", "training steps", as_given, type=int),
     Option("randomize_positions", "also train with randomized positions from [0, N x L) (Ruoss et al. 2023), "
            "reported as <encoding>+rand", lambda value, flag: _span_too_small(value, flag), type=int),
+    Option("flip_flop_probs", "flip-flop's training mix: p_write,p_ignore,p_read (sum 1, p_read > 0)",
+           lambda text, flag: check_probs(_floats(text, flag), flag)),
+    Option("retrain", "train even if a checkpoint exists", switch, type=bool, is_flag=True),
     SEEDS,
 )
+
+
+def _floats(text: str, flag: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(item) for item in text.split(","))
+    except ValueError:
+        raise InputError(f"{flag} takes comma-separated numbers, got '{text}'") from None
+
 
 TASKS_TABLE = Schema(
     "tasks",
@@ -128,6 +145,7 @@ def validate(settings: TasksSettings) -> None:
     if settings.steps is not None:
         check_int(settings.steps, "--steps")
     check_int(settings.n_examples, "n_examples")
+    check_probs(tuple(settings.flip_flop_probs))
     for task in settings.tasks:
         check_length(task, settings.recipe(task).train_len, "--train-len")
     if settings.randomize_positions < 0:  # 0: off (the presets' way of saying so)
@@ -160,8 +178,9 @@ def check(encodings: tuple[str, ...], settings: TasksSettings, out: Path, runtim
 def identity(name: str, task: str, randomized: bool, seed: int, settings: TasksSettings, runtime: Runtime) -> dict:
     """What determines a trained model: the checkpoint's key (the task and the span stand for the corpus)."""
     shortest = settings.recipe(task).shortest
-    data = f"task:{task}:span{settings.span(task, randomized) if randomized else 0}:v1" + (
-        f":from{shortest}" if shortest else "")
+    options = settings.task_options(task)
+    data = f"task:{task}:span{settings.span(task, randomized) if randomized else 0}:v2" + (
+        f":from{shortest}" if shortest else "") + "".join(f":{k}={v}" for k, v in options.items())
     return checkpoints.identity(name, settings.model_config(task, randomized), settings.train_config(task, seed), data,
                                 runtime)
 

@@ -1,5 +1,6 @@
 """A user's own encoding: loaded from a file, a module or an entry point, checked, registered by name."""
 
+import sys
 import textwrap
 
 import pytest
@@ -49,6 +50,15 @@ def test_a_file_plugin_is_loaded_registered_under_its_name_and_runs(tmp_path, re
     assert model(torch.randint(0, 256, (1, 8))).shape == (1, 8, 256)
     assert parse_encodings(f"rope,{path}:Shifted,all") == ("rope", "shifted", *registry.base_encodings()[:3],
                                                           *registry.base_encodings()[4:])
+
+
+def test_a_file_plugin_imports_a_module_beside_it(tmp_path, registry):
+    folder = tmp_path / "x"
+    folder.mkdir()
+    write(folder, "SCALE = 50\n", "beside_helper.py")
+    path = write(folder, "from beside_helper import SCALE\n" + GOOD.format(name="beside").replace("100", "SCALE"))
+    assert resolve(f"{path}:Shifted") == "beside"
+    assert str(folder) not in sys.path  # importable while it loads, not afterwards
 
 
 def test_a_module_plugin_is_loaded(tmp_path, registry, monkeypatch):

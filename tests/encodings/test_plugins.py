@@ -86,7 +86,7 @@ def test_an_entry_point_plugin_is_found_by_name(tmp_path, registry, monkeypatch)
     ("import no_such_module_here\n", "{path}:X", "raised ModuleNotFoundError"),
     (GOOD.format(name="ok"), "{path}:Missing", "has no class 'Missing'; it defines Shifted"),
     ("class NotAnEncoding:\n    pass\n", "{path}:NotAnEncoding", "is not a positional encoding"),
-    (GOOD.format(name="alibi"), "{path}:Shifted", "the name of a built-in encoding"),
+    (GOOD.format(name="alibi"), "{path}:Shifted", "the name of a built-in encoding; change its `name` attribute"),
     (GOOD.format(name="ok").replace("    shift_invariant = False\n", ""), "{path}:Shifted",
      "does not declare shift_invariant"),
     (None, "no_such_package.module:X", "no module named 'no_such_package'"),

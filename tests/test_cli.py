@@ -106,6 +106,8 @@ def test_shell_completion_completes_encodings_suites_and_lists():
     assert complete("pe-bench show rop") == [n for n in ENCODINGS if n.startswith("rop")]
     assert complete("pe-bench compare --encodings rope,al") == ["rope,alibi"]
     assert complete("pe-bench run --suite sp") == ["speed"]
+    assert complete("pe-bench run --suite a") == ["all"]  # accepted alone, so offered only before a comma
+    assert complete("pe-bench run --suite speed,a") == []
     assert complete("pe-bench compare --backends sdpa,f") == ["sdpa,flex"]
     result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert "--install-completion" in result.output

@@ -64,9 +64,10 @@ RUN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
      Path("results")),
     ("resume", Annotated[bool, typer.Option("--resume", help="Skip rows already saved in --out for the same "
                                                              "settings.")], False),
-    ("distribute", Annotated[str, choice(*DISTRIBUTE, help="Under torchrun: ddp trains each model on all ranks "
-                                                           "(data sharded); sweep deals whole training jobs out "
-                                                           "to the ranks.")], "ddp"),
+    ("distribute", Annotated[str | None, choice(*DISTRIBUTE, help="Under torchrun only: ddp (the default) trains "
+                                                                  "each model on all ranks (data sharded); sweep "
+                                                                  "deals whole training jobs out to the ranks.")],
+     None),
     ("plots", Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the figures into <out>/plots/ at the "
                                                                       "end.")], True),
 )

@@ -151,7 +151,7 @@ def check(names: Annotated[list[str], typer.Argument(
 
 def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device: str, dtype: str,
                     threads: int | None, seed: int | None, out: Path, overrides: dict[str, Any], resume: bool,
-                    plots: bool, distribute: str) -> None:
+                    plots: bool, distribute: str | None) -> None:
     """Validate everything, run with progress bars, print each suite's table and the summary.
 
     Under torchrun every rank validates (and every rank exits 2 on bad input, rank 0 saying
@@ -162,7 +162,11 @@ def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device:
     with terminations_as_interrupts():
         suites = parse_choices(suite, "--suite", list(SUITES), allow_all=True)
         runtime = make_runtime(device, dtype, threads)
-        world, rank_device = distributed.start(runtime.device, distribute)
+        world, rank_device = distributed.start(runtime.device, distribute or "ddp")  # an unknown value: InputError
+        if distribute is not None and not distributed.launched():  # ignoring it would mislead
+            raise InputError(f"--distribute applies under torchrun only; this is one process (start it with "
+                             f"torchrun --nproc-per-node N -m pe_bench ... to use {distribute}, or leave "
+                             "--distribute out)")
         runtime = replace(runtime, device=rank_device, world=world)
         try:
             run_plan, problem = plan(encodings, suites, preset, runtime, out, seed=seed, overrides=overrides,

@@ -21,12 +21,17 @@ from pe_bench.suite import Option
 from pe_bench.suites import SUITES
 
 
-def completer(choices: Callable[[], Sequence[str]], is_list: bool) -> Callable[[str], list[str]]:
-    """Shell completion of a name, or of the last name of a comma-separated list."""
+def completer(choices: Callable[[], Sequence[str]], is_list: bool,
+              alone: Sequence[str] = ()) -> Callable[[str], list[str]]:
+    """Shell completion of a name, or of the last name of a comma-separated list.
+
+    ``alone``: values accepted only as the whole value (``all``), offered before any comma.
+    """
     def complete(incomplete: str) -> list[str]:
         done, _, last = incomplete.rpartition(",") if is_list else ("", "", incomplete)
         prefix = f"{done}," if done else ""
-        return [prefix + c for c in choices() if c.startswith(last)]
+        offered = [*choices(), *(() if done else alone)]
+        return [prefix + c for c in offered if c.startswith(last)]
 
     return complete
 
@@ -46,7 +51,7 @@ def choice(*choices: str, help: str, **extra: Any) -> Any:
 RUN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("suite", Annotated[str, typer.Option(
         "--suite", help="Suites, comma-separated, or all.", metavar=metavar((*SUITES, "all"), True),
-        autocompletion=completer(lambda: list(SUITES), True))], "all"),
+        autocompletion=completer(lambda: list(SUITES), True, alone=("all",)))], "all"),
     ("preset", Annotated[str, choice(*PRESETS, help="Sizes and lengths (tiny: seconds; for smoke tests).")],
      "quick"),
     ("device", Annotated[str, choice(*DEVICES, help="auto picks cuda, then mps, then cpu.")], "auto"),
@@ -59,9 +64,10 @@ RUN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
      Path("results")),
     ("resume", Annotated[bool, typer.Option("--resume", help="Skip rows already saved in --out for the same "
                                                              "settings.")], False),
-    ("distribute", Annotated[str, choice(*DISTRIBUTE, help="Under torchrun: ddp trains each model on all ranks "
-                                                           "(data sharded); sweep deals whole training jobs out "
-                                                           "to the ranks.")], "ddp"),
+    ("distribute", Annotated[str | None, choice(*DISTRIBUTE, help="Under torchrun only: ddp (the default) trains "
+                                                                  "each model on all ranks (data sharded); sweep "
+                                                                  "deals whole training jobs out to the ranks.")],
+     None),
     ("plots", Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the figures into <out>/plots/ at the "
                                                                       "end.")], True),
 )

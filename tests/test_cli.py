@@ -1,3 +1,4 @@
+import pytest
 from typer.testing import CliRunner
 
 from pe_bench import __version__
@@ -106,6 +107,37 @@ def test_shell_completion_completes_encodings_suites_and_lists():
     assert complete("pe-bench show rop") == [n for n in ENCODINGS if n.startswith("rop")]
     assert complete("pe-bench compare --encodings rope,al") == ["rope,alibi"]
     assert complete("pe-bench run --suite sp") == ["speed"]
+    assert complete("pe-bench run --suite a") == ["all"]  # accepted alone, so offered only before a comma
+    assert complete("pe-bench run --suite speed,a") == []
     assert complete("pe-bench compare --backends sdpa,f") == ["sdpa,flex"]
     result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert "--install-completion" in result.output
+
+
+@pytest.mark.parametrize("distribute", ["sweep", "ddp"])
+def test_distribute_outside_torchrun_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypatch, distribute):
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("pe_bench.cli.execute", lambda *args, **kwargs: pytest.fail("the run started"))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", "-e", "rope", "--suite", "speed", "--preset", "tiny", "--out", str(out),
+                                 "--distribute", distribute])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [result.output.strip()]
+    assert result.output.startswith("Error: --distribute applies under torchrun only; ")
+    assert not out.exists()
+
+
+def test_without_distribute_a_run_outside_torchrun_starts(tmp_path, monkeypatch):
+    class Started(Exception):
+        pass
+
+    def execute(*args: object, **kwargs: object) -> None:
+        raise Started
+
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("pe_bench.cli.execute", execute)
+    result = runner.invoke(app, ["run", "-e", "rope", "--suite", "speed", "--preset", "tiny",
+                                 "--out", str(tmp_path / "out")])
+    assert isinstance(result.exception, Started)

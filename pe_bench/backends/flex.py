@@ -1,9 +1,9 @@
 """The flex backend: torch's flex_attention, the bias as a ``score_mod`` inside the kernel.
 
 The mask is a block mask and the (H, Tq, S) bias is never built. Compiled once per shape
-(the compiled function is cached); on CPU torch runs it forward only. Keys and values may
-be a KV cache's whole buffer: flex keeps its fixed shape so one compiled kernel serves
-every decoding step. Shape letters: B batch, H heads, Tq queries, S key slots, D head_dim.
+(the compiled function is cached); on CPU torch runs it forward only (a backward through it
+raises Unsupported). Keys and values may be a KV cache's whole buffer: flex keeps its fixed
+shape so one compiled kernel serves every decoding step. Shape letters: B batch, H heads, Tq queries, S key slots, D head_dim.
 """
 
 from __future__ import annotations
@@ -113,13 +113,43 @@ def build_block_mask(inputs: AttentionInputs, n_slots: int, device: torch.device
                              BLOCK_SIZE=FLEX_BLOCK)
 
 
-def flex_attention(q: Tensor, k: Tensor, v: Tensor, inputs: AttentionInputs) -> Tensor:
-    """flex_attention with the bias as a score_mod and the mask as a block mask."""
-    if q.device.type == "cpu" and torch.is_grad_enabled() and q.requires_grad:
+class _ForwardOnly(torch.autograd.Function):
+    """Flex attention where torch has no backward for it (CPU): the forward runs without a graph,
+    and a backward that reaches it raises Unsupported saying what to do instead.
+
+    Its tensor inputs are whatever a gradient could flow to (q, k, v, the bias's parameters),
+    so the output requires grad exactly when theirs do and no gradient is ever dropped silently.
+    """
+
+    @staticmethod
+    def forward(ctx: object, attend: Callable[[Tensor, Tensor, Tensor], Tensor], q: Tensor, k: Tensor, v: Tensor,
+                *bias_probe: Tensor) -> Tensor:
+        return attend(q.detach(), k.detach(), v.detach())  # flex refuses CPU inputs that require grad
+
+    @staticmethod
+    def backward(ctx: object, *grads: Tensor) -> None:
         raise Unsupported(
-            f"flex attention runs forward only on CPU in torch {torch.__version__} (no backward); "
-            "train with the sdpa or eager backend"
+            f"flex attention runs forward only on CPU in torch {torch.__version__} (no backward): "
+            "train with the sdpa or eager backend; a forward alone (inference) needs no change, though "
+            "torch.no_grad() or torch.inference_mode() around it spares building the graph"
         )
+
+
+def _bias_probe(score_mod: Callable | None, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, ...]:
+    """One entry of the bias, computed outside the kernel: it requires grad exactly when the
+    tensors the score_mod closes over (a learned bias's parameters) do."""
+    if score_mod is None:
+        return ()
+    zero = torch.zeros((), dtype=torch.long, device=device)
+    return (score_mod(torch.zeros((), dtype=dtype, device=device), zero, zero, zero, zero),)
+
+
+def flex_attention(q: Tensor, k: Tensor, v: Tensor, inputs: AttentionInputs) -> Tensor:
+    """flex_attention with the bias as a score_mod and the mask as a block mask.
+
+    On CPU torch has no backward for it: a forward runs whether or not gradients are enabled
+    (an ``.eval()`` model needs no ``torch.no_grad()``); a backward through it raises Unsupported.
+    """
     score_mod = None
     if inputs.bias is not None:
         # Without a cache q_pos and k_pos are one tensor. Compiled code guards on such
@@ -133,10 +163,16 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, inputs: AttentionInputs) -> 
     # contiguous tensor (RoPE's q, k) would each compile their own kernel (seconds per shape).
     # One layout for every caller costs a copy of q, k, v and keeps one kernel per shape.
     q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
-    if inputs.compile_flex:
-        return compiled_flex_attention()(q, k, v, score_mod=score_mod, block_mask=block_mask)
-    from torch.nn.attention.flex_attention import flex_attention as flex_uncompiled
 
-    with warnings.catch_warnings():  # uncompiled flex warns that it materializes the scores: we know
-        warnings.simplefilter("ignore", UserWarning)
-        return flex_uncompiled(q, k, v, score_mod=score_mod, block_mask=block_mask)
+    def attend(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        if inputs.compile_flex:
+            return compiled_flex_attention()(q, k, v, score_mod=score_mod, block_mask=block_mask)
+        from torch.nn.attention.flex_attention import flex_attention as flex_uncompiled
+
+        with warnings.catch_warnings():  # uncompiled flex warns that it materializes the scores: we know
+            warnings.simplefilter("ignore", UserWarning)
+            return flex_uncompiled(q, k, v, score_mod=score_mod, block_mask=block_mask)
+
+    if q.device.type == "cpu" and torch.is_grad_enabled():
+        return _ForwardOnly.apply(attend, q, k, v, *_bias_probe(score_mod, q.dtype, q.device))
+    return attend(q, k, v)

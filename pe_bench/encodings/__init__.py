@@ -43,10 +43,10 @@ def register(cls: type[PositionalEncoding], origin: Origin) -> str:
         other = ORIGINS[cls.name]
         if other is BUILT_IN:
             raise InputError(f"plugin {origin.source} is named '{cls.name}', the name of a built-in encoding; "
-                             "give its class another name")
+                             "change its `name` attribute (the class name does not matter)")
         if other != origin:
             raise InputError(f"plugin {origin.source} is named '{cls.name}', like {other.source}; "
-                             "give one of them another name")
+                             "change the `name` attribute of one of them")
     ENCODINGS[cls.name] = cls
     ORIGINS[cls.name] = origin
     return cls.name

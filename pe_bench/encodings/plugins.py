@@ -2,7 +2,8 @@
 
 Wherever an encoding name is accepted, a user can give
 
-- ``path/to/file.py:ClassName`` — a Python file anywhere (loaded under a private module name);
+- ``path/to/file.py:ClassName`` — a Python file anywhere (loaded under a private module name,
+  with its folder importable while it loads, so it can import a module beside it);
 - ``package.module:ClassName`` — an importable module;
 - or a name that an installed package registers under the entry-point group
   ``pe_bench.encodings`` (``[project.entry-points."pe_bench.encodings"] kerple = "pkg.mod:Kerple"``).
@@ -76,6 +77,8 @@ def _import_file(path: Path, spec: str) -> ModuleType:
         raise InputError(f"plugin {spec}: {path} cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(loader_spec)
     sys.modules[module_name] = module  # dataclasses and pickling look the module up by name
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)  # so that `from helper import X` finds examples/x/helper.py
     try:
         loader_spec.loader.exec_module(module)
     except SyntaxError as e:
@@ -84,6 +87,8 @@ def _import_file(path: Path, spec: str) -> ModuleType:
     except Exception as e:  # a plugin's own bug: report it in one line, whatever it is
         del sys.modules[module_name]
         raise InputError(f"plugin {spec}: importing {path} raised {type(e).__name__}: {e}") from None
+    finally:
+        sys.path.remove(folder)
     return module
 
 

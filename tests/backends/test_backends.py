@@ -56,6 +56,23 @@ def test_causal_mask_hides_the_future(tokens):
 
 def test_flex_training_on_cpu_is_a_clear_error(tokens):
     model = build_model("alibi", "tiny", backend="flex")
+    with pytest.raises(Unsupported, match="forward only on CPU.*train with the sdpa or eager backend"):
+        model.loss(tokens[:, :-1], tokens[:, 1:]).backward()
+
+
+@pytest.mark.parametrize("name", ["rope", "t5"])  # no bias; a learned bias (whose parameters flex sees)
+def test_flex_inference_on_cpu_needs_no_torch_no_grad(name, tokens):
+    model = build_model(name, "tiny", backend="flex").eval()
+    out = model(tokens)  # gradients enabled, parameters requiring grad: no backward follows, so it runs
+    model.backend = "eager"
+    with torch.no_grad():
+        assert (out - model(tokens)).abs().max() <= 1e-5
+
+
+def test_flex_on_cpu_never_drops_a_learned_bias_gradient_silently(tokens):
+    model = build_model("t5", "tiny", backend="flex")
+    for parameter_name, parameter in model.named_parameters():
+        parameter.requires_grad_(parameter_name.startswith("encoding."))  # only the bias would learn
     with pytest.raises(Unsupported, match="forward only on CPU"):
         model.loss(tokens[:, :-1], tokens[:, 1:]).backward()
 

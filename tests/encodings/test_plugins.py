@@ -1,5 +1,6 @@
 """A user's own encoding: loaded from a file, a module or an entry point, checked, registered by name."""
 
+import sys
 import textwrap
 
 import pytest
@@ -51,6 +52,15 @@ def test_a_file_plugin_is_loaded_registered_under_its_name_and_runs(tmp_path, re
                                                           *registry.base_encodings()[4:])
 
 
+def test_a_file_plugin_imports_a_module_beside_it(tmp_path, registry):
+    folder = tmp_path / "x"
+    folder.mkdir()
+    write(folder, "SCALE = 50\n", "beside_helper.py")
+    path = write(folder, "from beside_helper import SCALE\n" + GOOD.format(name="beside").replace("100", "SCALE"))
+    assert resolve(f"{path}:Shifted") == "beside"
+    assert str(folder) not in sys.path  # importable while it loads, not afterwards
+
+
 def test_a_module_plugin_is_loaded(tmp_path, registry, monkeypatch):
     write(tmp_path, GOOD.format(name="from-module"), "user_encodings_mod.py")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -76,7 +86,7 @@ def test_an_entry_point_plugin_is_found_by_name(tmp_path, registry, monkeypatch)
     ("import no_such_module_here\n", "{path}:X", "raised ModuleNotFoundError"),
     (GOOD.format(name="ok"), "{path}:Missing", "has no class 'Missing'; it defines Shifted"),
     ("class NotAnEncoding:\n    pass\n", "{path}:NotAnEncoding", "is not a positional encoding"),
-    (GOOD.format(name="alibi"), "{path}:Shifted", "the name of a built-in encoding"),
+    (GOOD.format(name="alibi"), "{path}:Shifted", "the name of a built-in encoding; change its `name` attribute"),
     (GOOD.format(name="ok").replace("    shift_invariant = False\n", ""), "{path}:Shifted",
      "does not declare shift_invariant"),
     (None, "no_such_package.module:X", "no module named 'no_such_package'"),

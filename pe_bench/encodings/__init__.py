@@ -13,6 +13,7 @@ from __future__ import annotations
 from pe_bench.encodings.alibi import ALiBi
 from pe_bench.encodings.base import AttentionBias, Family, PositionalEncoding, QKTransform
 from pe_bench.encodings.fire import FIRE
+from pe_bench.encodings.kerple import KerpleLog, KerplePower
 from pe_bench.encodings.learned import Learned
 from pe_bench.encodings.nope import NoPE
 from pe_bench.encodings.plugins import BUILT_IN, Origin, entry_point_specs, is_spec, load_entry_point, load_spec
@@ -24,7 +25,9 @@ from pe_bench.encodings.xpos import XPos
 from pe_bench.errors import InputError
 
 ENCODINGS: dict[str, type[PositionalEncoding]] = {
-    cls.name: cls for cls in (Sinusoidal, Learned, T5Bias, RoPE, ALiBi, NoPE, XPos, FIRE, *ROPE_SCALING.values())
+    cls.name: cls for cls in (Sinusoidal, Learned, T5Bias, RoPE, ALiBi, NoPE, XPos, FIRE,
+                              KerpleLog, KerplePower,
+                              *ROPE_SCALING.values())
 }
 ORIGINS: dict[str, Origin] = dict.fromkeys(ENCODINGS, BUILT_IN)
 
@@ -77,7 +80,7 @@ def load_entry_points() -> list[str]:
 
 
 def parse_encodings(text: str, flag: str = "--encodings") -> tuple[str, ...]:
-    """'rope,alibi,examples/kerple.py:Kerple' -> registry names, each plugin loaded; 'all' is
+    """'rope,alibi,examples/gaussian.py:Gaussian' -> registry names, each plugin loaded; 'all' is
     ``base_encodings()`` and may stand among other names. Order kept, duplicates dropped."""
     items = [item.strip() for item in text.split(",") if item.strip()]
     if not items:

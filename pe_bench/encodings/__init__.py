@@ -19,6 +19,7 @@ from pe_bench.encodings.nope import NoPE
 from pe_bench.encodings.plugins import BUILT_IN, Origin, entry_point_specs, is_spec, load_entry_point, load_spec
 from pe_bench.encodings.rope import RoPE
 from pe_bench.encodings.rope_scaling import ROPE_SCALING
+from pe_bench.encodings.sandwich import Sandwich
 from pe_bench.encodings.sinusoidal import Sinusoidal
 from pe_bench.encodings.t5 import T5Bias
 from pe_bench.encodings.xpos import XPos
@@ -26,7 +27,7 @@ from pe_bench.errors import InputError
 
 ENCODINGS: dict[str, type[PositionalEncoding]] = {
     cls.name: cls for cls in (Sinusoidal, Learned, T5Bias, RoPE, ALiBi, NoPE, XPos, FIRE,
-                              KerpleLog, KerplePower,
+                              KerpleLog, KerplePower, Sandwich,
                               *ROPE_SCALING.values())
 }
 ORIGINS: dict[str, Origin] = dict.fromkeys(ENCODINGS, BUILT_IN)

@@ -16,6 +16,7 @@ from pe_bench.encodings.fire import FIRE
 from pe_bench.encodings.kerple import KerpleLog, KerplePower
 from pe_bench.encodings.learned import Learned
 from pe_bench.encodings.nope import NoPE
+from pe_bench.encodings.p_rope import PRoPE
 from pe_bench.encodings.plugins import BUILT_IN, Origin, entry_point_specs, is_spec, load_entry_point, load_spec
 from pe_bench.encodings.rope import RoPE
 from pe_bench.encodings.rope_scaling import ROPE_SCALING
@@ -27,7 +28,7 @@ from pe_bench.errors import InputError
 
 ENCODINGS: dict[str, type[PositionalEncoding]] = {
     cls.name: cls for cls in (Sinusoidal, Learned, T5Bias, RoPE, ALiBi, NoPE, XPos, FIRE,
-                              KerpleLog, KerplePower, Sandwich,
+                              KerpleLog, KerplePower, Sandwich, PRoPE,
                               *ROPE_SCALING.values())
 }
 ORIGINS: dict[str, Origin] = dict.fromkeys(ENCODINGS, BUILT_IN)

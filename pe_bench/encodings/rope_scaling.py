@@ -13,9 +13,10 @@ With s = L'/L:
   recomputed at every forward pass from the largest position it sees. Keys cached by an
   earlier step were rotated with an older s: that is the pitfall the extrapolation suite
   measures.
-- ``rope-llama3``, Llama 3's scaling (Hugging Face's ``"llama3"`` rope type): with
-  low_wl = L / low_freq_factor and high_wl = L / high_freq_factor, a frequency whose wavelength
-  lambda_k is longer than low_wl is divided by s, one shorter than high_wl is kept, and between
+- ``rope-llama3``, the scaling of Llama 3.1 (Dubey et al. 2024, "The Llama 3 herd of models";
+  Hugging Face's ``"llama3"`` rope type): with low_wl = L / low_freq_factor and high_wl =
+  L / high_freq_factor, a frequency whose wavelength lambda_k is longer than low_wl is divided
+  by s, one shorter than high_wl is kept, and between
   the two theta' = (1 - s') theta / s + s' theta with s' = (L / lambda_k - low_freq_factor) /
   (high_freq_factor - low_freq_factor): NTK-by-parts with the ramp in wavelengths. HF's
   defaults are factor 8, low_freq_factor 1, high_freq_factor 4; here the factor is ``scale``
@@ -28,8 +29,8 @@ With s = L'/L:
   NTK-aware ratios: no search, but the monotone rise from 1 (highest frequency) to s (lowest)
   that LongRoPE's searched factors keep.
 
-At s = 1 every variant is plain RoPE (longrope: unless ``factors`` are given). The variants have no parameters, so they can be
-swapped into a trained RoPE model. They are registered encodings (``variant_of = "rope"``),
+At s = 1 every variant is plain RoPE (longrope: unless ``factors`` are given). The variants
+have no parameters, so they can be swapped into a trained RoPE model. They are registered encodings (``variant_of = "rope"``),
 so every test that loops over the registry covers them, built with ``check_options`` (a
 scale above 1); ``--encodings all`` leaves them out, and the extrapolation suite applies them
 to the trained RoPE model instead.
@@ -183,7 +184,7 @@ class RoPEDynamic(RoPENTK):
 class RoPELlama3(ScaledRoPE):
     name = "rope-llama3"
     description = ("RoPE with Llama 3's scaling: long wavelengths / s, short kept, a ramp between "
-                   "(HF 'llama3')")
+                   "(HF 'llama3'; Dubey et al. 2024)")
 
     def __init__(self, *, d_model: int, n_heads: int, max_len: int, causal: bool = True, base: float = 10000.0,
                  train_len: int | None = None, scale: float = 1.0, low_freq_factor: float = 1.0,
@@ -200,7 +201,8 @@ class RoPELlama3(ScaledRoPE):
 
 class RoPELongRoPE(ScaledRoPE):
     name = "rope-longrope"
-    description = "RoPE with LongRoPE's per-pair factors and attention factor sqrt(1 + ln s / ln L)"
+    description = ("RoPE with LongRoPE's per-pair factors theta_k / f_k and attention factor "
+                   "sqrt(1 + ln s / ln L) (Ding et al. 2024)")
 
     def __init__(self, *, d_model: int, n_heads: int, max_len: int, causal: bool = True, base: float = 10000.0,
                  train_len: int | None = None, scale: float = 1.0,

@@ -28,8 +28,7 @@ from pe_bench.errors import InputError
 
 ENCODINGS: dict[str, type[PositionalEncoding]] = {
     cls.name: cls for cls in (Sinusoidal, Learned, T5Bias, RoPE, ALiBi, NoPE, XPos, FIRE,
-                              KerpleLog, KerplePower, Sandwich, PRoPE,
-                              *ROPE_SCALING.values())
+                              KerpleLog, KerplePower, Sandwich, PRoPE, *ROPE_SCALING.values())
 }
 ORIGINS: dict[str, Origin] = dict.fromkeys(ENCODINGS, BUILT_IN)
 

@@ -30,10 +30,10 @@ With s = L'/L:
   that LongRoPE's searched factors keep.
 
 At s = 1 every variant is plain RoPE (longrope: unless ``factors`` are given). The variants
-have no parameters, so they can be swapped into a trained RoPE model. They are registered encodings (``variant_of = "rope"``),
-so every test that loops over the registry covers them, built with ``check_options`` (a
-scale above 1); ``--encodings all`` leaves them out, and the extrapolation suite applies them
-to the trained RoPE model instead.
+have no parameters, so they can be swapped into a trained RoPE model. They are registered
+encodings (``variant_of = "rope"``), so every test that loops over the registry covers them,
+built with ``check_options`` (a scale above 1); ``--encodings all`` leaves them out, and the
+extrapolation suite applies them to the trained RoPE model instead.
 """
 
 from __future__ import annotations

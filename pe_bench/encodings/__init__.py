@@ -13,18 +13,22 @@ from __future__ import annotations
 from pe_bench.encodings.alibi import ALiBi
 from pe_bench.encodings.base import AttentionBias, Family, PositionalEncoding, QKTransform
 from pe_bench.encodings.fire import FIRE
+from pe_bench.encodings.kerple import KerpleLog, KerplePower
 from pe_bench.encodings.learned import Learned
 from pe_bench.encodings.nope import NoPE
+from pe_bench.encodings.p_rope import PRoPE
 from pe_bench.encodings.plugins import BUILT_IN, Origin, entry_point_specs, is_spec, load_entry_point, load_spec
 from pe_bench.encodings.rope import RoPE
 from pe_bench.encodings.rope_scaling import ROPE_SCALING
+from pe_bench.encodings.sandwich import Sandwich
 from pe_bench.encodings.sinusoidal import Sinusoidal
 from pe_bench.encodings.t5 import T5Bias
 from pe_bench.encodings.xpos import XPos
 from pe_bench.errors import InputError
 
 ENCODINGS: dict[str, type[PositionalEncoding]] = {
-    cls.name: cls for cls in (Sinusoidal, Learned, T5Bias, RoPE, ALiBi, NoPE, XPos, FIRE, *ROPE_SCALING.values())
+    cls.name: cls for cls in (Sinusoidal, Learned, T5Bias, RoPE, ALiBi, NoPE, XPos, FIRE,
+                              KerpleLog, KerplePower, Sandwich, PRoPE, *ROPE_SCALING.values())
 }
 ORIGINS: dict[str, Origin] = dict.fromkeys(ENCODINGS, BUILT_IN)
 
@@ -77,7 +81,7 @@ def load_entry_points() -> list[str]:
 
 
 def parse_encodings(text: str, flag: str = "--encodings") -> tuple[str, ...]:
-    """'rope,alibi,examples/kerple.py:Kerple' -> registry names, each plugin loaded; 'all' is
+    """'rope,alibi,examples/gaussian.py:Gaussian' -> registry names, each plugin loaded; 'all' is
     ``base_encodings()`` and may stand among other names. Order kept, duplicates dropped."""
     items = [item.strip() for item in text.split(",") if item.strip()]
     if not items:

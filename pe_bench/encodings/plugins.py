@@ -6,7 +6,7 @@ Wherever an encoding name is accepted, a user can give
   with its folder importable while it loads, so it can import a module beside it);
 - ``package.module:ClassName`` — an importable module;
 - or a name that an installed package registers under the entry-point group
-  ``pe_bench.encodings`` (``[project.entry-points."pe_bench.encodings"] kerple = "pkg.mod:Kerple"``).
+  ``pe_bench.encodings`` (``[project.entry-points."pe_bench.encodings"] gaussian = "pkg.mod:Gaussian"``).
 
 A loaded class is checked (a ``PositionalEncoding`` subclass declaring a name, a family, a
 description and whether it is shift-invariant, whose name no built-in has) and registered
@@ -40,7 +40,7 @@ class Origin:
     """Where a registered encoding came from."""
 
     kind: str  # "built-in", "file", "module" or "entry point"
-    source: str = ""  # the spec or entry point a user gave ("examples/kerple.py:Kerple")
+    source: str = ""  # the spec or entry point a user gave ("examples/gaussian.py:Gaussian")
     path: str = ""  # the source file, resolved
     sha256: str = ""  # of the source file's bytes
 

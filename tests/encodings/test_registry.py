@@ -83,4 +83,7 @@ def test_hooks_depend_on_positions_not_on_order_of_call(name):
                               enc.qk_transform(full, torch.float32).queries(x)[:, :, rows], atol=1e-6)
     if enc.family is Family.BIAS:
         bias = enc.attention_bias(torch.float32)
-        assert torch.equal(bias.materialize(part, full), bias.materialize(full, full)[:, rows])
+        # to 1e-6 as `pe-bench check` does, not bitwise: a bias computed from the distance with a
+        # transcendental function (KERPLE's power) may round its last bit differently in a tensor of
+        # another size (PyTorch's vectorized body and scalar tail)
+        assert torch.allclose(bias.materialize(part, full), bias.materialize(full, full)[:, rows], rtol=0, atol=1e-6)

@@ -7,8 +7,10 @@ import torch
 
 from pe_bench.encodings.rope import rope_inv_freq
 from pe_bench.encodings.rope_scaling import (
-    ROPE_SCALING, RoPEYaRN, ntk_base, pi_inv_freq, scaled_rope, yarn_attention_scale, yarn_inv_freq,
+    ROPE_SCALING, RoPELlama3, RoPELongRoPE, RoPEYaRN, llama3_inv_freq, longrope_attention_scale, longrope_inv_freq,
+    ntk_base, pi_inv_freq, scaled_rope, yarn_attention_scale, yarn_inv_freq,
 )
+from pe_bench.errors import InputError
 from pe_bench.model import build_model
 
 
@@ -66,3 +68,57 @@ def test_position_interpolation_is_plain_rope_at_positions_divided_by_the_scale(
     scaled = pi.qk_transform(positions, torch.float64)
     plain = model.encoding.qk_transform(positions // 4, torch.float64)
     assert torch.allclose(scaled.cos, plain.cos) and torch.allclose(scaled.sin, plain.sin)
+
+
+def test_llama3_at_the_boundary_wavelengths_by_hand():
+    """L = 64, low_freq_factor 1, high_freq_factor 4: low_wl = 64, high_wl = 16; factor 8."""
+    wavelengths = torch.tensor([8.0, 16.0, 32.0, 64.0, 128.0], dtype=torch.float64)
+    inv = 2 * math.pi / wavelengths
+    got = llama3_inv_freq(inv, train_len=64, factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0)
+    # 8 < high_wl: kept; 16 = high_wl: s' = (64/16 - 1)/3 = 1, kept; 32: s' = (2 - 1)/3 = 1/3,
+    # (2/3) theta/8 + (1/3) theta = (5/12) theta; 64 = low_wl: s' = 0, theta/8; 128 > low_wl: theta/8
+    expected = [2 * math.pi / 8, 2 * math.pi / 16, 2 * math.pi / 32 * 5 / 12, 2 * math.pi / 64 / 8,
+                2 * math.pi / 128 / 8]
+    assert got.tolist() == pytest.approx(expected, rel=1e-12)
+    assert got.tolist() == pytest.approx([0.785398, 0.392699, 0.0818123, 0.0122718, 0.00613592], rel=1e-5)
+
+
+def test_llama3_defaults_are_hugging_faces_and_its_factors_are_checked():
+    inv = rope_inv_freq(64)
+    assert torch.equal(llama3_inv_freq(inv, 64), llama3_inv_freq(inv, 64, 8.0, 1.0, 4.0))
+    with pytest.raises(InputError):
+        llama3_inv_freq(inv, 64, 8.0, low_freq_factor=4.0, high_freq_factor=1.0)
+
+
+def test_longrope_divides_each_frequency_by_its_factor():
+    inv = torch.tensor([1.0, 0.1, 0.01], dtype=torch.float64)
+    assert longrope_inv_freq(inv, [1.0, 2.0, 4.0]).tolist() == pytest.approx([1.0, 0.05, 0.0025])
+    for wrong in ([1.0, 2.0], [1.0, 2.0, 3.0, 4.0]):
+        with pytest.raises(InputError, match="one factor per frequency pair \\(3\\)"):
+            longrope_inv_freq(inv, wrong)
+    with pytest.raises(InputError, match="> 0"):
+        longrope_inv_freq(inv, [1.0, 0.0, 2.0])
+
+
+def test_longrope_attention_scale_by_hand():
+    assert longrope_attention_scale(4.0, 16) == pytest.approx(math.sqrt(1.5))  # 1 + ln 4 / ln 16 = 1.5
+    assert longrope_attention_scale(4.0, 16) == pytest.approx(1.2247449)
+    assert longrope_attention_scale(1.0, 16) == 1.0 and longrope_attention_scale(0.5, 16) == 1.0
+
+
+def test_the_longrope_encoding_uses_its_factors_and_scales_queries_and_keys():
+    given = RoPELongRoPE(d_model=32, n_heads=4, max_len=16, train_len=16, scale=4.0, factors=[1, 2, 4, 8])
+    assert torch.allclose(given.inv_freq, rope_inv_freq(8) / torch.tensor([1.0, 2.0, 4.0, 8.0], dtype=torch.float64))
+    rotation = given.qk_transform(torch.arange(40), torch.float64)
+    assert torch.allclose(rotation.cos ** 2 + rotation.sin ** 2, torch.full_like(rotation.cos, 1.5))
+    default = RoPELongRoPE(d_model=32, n_heads=4, max_len=16, train_len=16, scale=4.0)  # 4 pairs: 4^(k/3)
+    assert (rope_inv_freq(8) / default.inv_freq).tolist() == pytest.approx([1.0, 4 ** (1 / 3), 4 ** (2 / 3), 4.0])
+    with pytest.raises(InputError):
+        RoPELongRoPE(d_model=32, n_heads=4, max_len=16, train_len=16, scale=4.0, factors=[1, 2])
+
+
+def test_llama3_encoding_passes_its_options_on():
+    enc = RoPELlama3(d_model=32, n_heads=4, max_len=16, train_len=16, scale=8.0, low_freq_factor=2.0,
+                     high_freq_factor=8.0)
+    assert torch.equal(enc.inv_freq, llama3_inv_freq(rope_inv_freq(8), 16, 8.0, 2.0, 8.0))
+    assert enc.attention_scale == 1.0

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from pe_bench.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
-KERPLE = str(ROOT / "examples" / "kerple.py") + ":Kerple"
+GAUSSIAN = str(ROOT / "examples" / "gaussian.py") + ":Gaussian"
 runner = CliRunner()
 FAST = ["--preset", "tiny", "--suite", "speed", "--seq-lens", "16", "--backends", "sdpa", "--modes", "inference",
         "--no-plots"]
@@ -28,25 +28,25 @@ def invoke(*args: str):
 
 
 def test_check_of_the_example_plugin_passes():
-    result = invoke("check", KERPLE)
+    result = invoke("check", GAUSSIAN)
     assert result.exit_code == 0, result.output
-    assert "kerple" in result.output and "FAIL" not in result.output
+    assert "gaussian" in result.output and "FAIL" not in result.output
 
 
 def test_compare_runs_the_example_plugin_beside_built_ins_and_the_manifest_names_its_source(tmp_path):
-    result = invoke("compare", "--encodings", f"rope,alibi,{KERPLE}", *FAST, "--out", str(tmp_path))
+    result = invoke("compare", "--encodings", f"rope,alibi,{GAUSSIAN}", *FAST, "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     speed = pd.read_csv(tmp_path / "speed.csv")
-    assert set(speed["encoding"]) == {"nope", "rope", "alibi", "kerple"}
+    assert set(speed["encoding"]) == {"nope", "rope", "alibi", "gaussian"}
     run = json.loads((tmp_path / "manifest.json").read_text())["runs"][-1]
-    source = run["encoding_sources"]["kerple"]
-    assert source["kind"] == "file" and source["path"].endswith("kerple.py") and len(source["sha256"]) == 64
-    assert "kerple" in pd.read_csv(tmp_path / "summary.csv")["encoding"].tolist()
+    source = run["encoding_sources"]["gaussian"]
+    assert source["kind"] == "file" and source["path"].endswith("gaussian.py") and len(source["sha256"]) == 64
+    assert "gaussian" in pd.read_csv(tmp_path / "summary.csv")["encoding"].tolist()
 
 
 def test_show_and_run_take_a_plugin_too(tmp_path):
-    assert "logarithmic" in invoke("show", KERPLE).output
-    assert invoke("run", "--encoding", KERPLE, *FAST, "--out", str(tmp_path)).exit_code == 0
+    assert "Gaussian" in invoke("show", GAUSSIAN).output
+    assert invoke("run", "--encoding", GAUSSIAN, *FAST, "--out", str(tmp_path)).exit_code == 0
 
 
 BROKEN = {

@@ -103,7 +103,7 @@ def test_rope_variants_and_streaming_rows_exist(run):
     tables, _ = run
     df = tables["extrapolation"]
     variants = set(df[df["encoding"] == "rope"]["variant"])
-    assert variants == {"rope", "rope-pi", "rope-ntk", "rope-yarn", "rope-dynamic"}
+    assert variants == {"rope", "rope-pi", "rope-ntk", "rope-yarn", "rope-dynamic", "rope-llama3", "rope-longrope"}
     dynamic = df[(df["variant"] == "rope-dynamic") & (df["eval_mode"] == "cached_decode")]
     assert set(dynamic["metric"]) == {"ppl", "max_abs_logit_diff"}
     stream = df[df["task"] == "stream"]

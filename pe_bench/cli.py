@@ -164,9 +164,8 @@ def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device:
         runtime = make_runtime(device, dtype, threads)
         world, rank_device = distributed.start(runtime.device, distribute or "ddp")  # an unknown value: InputError
         if distribute is not None and not distributed.launched():  # ignoring it would mislead
-            raise InputError(f"--distribute applies under torchrun only; this is one process (start it with "
-                             f"torchrun --nproc-per-node N -m pe_bench ... to use {distribute}, or leave "
-                             "--distribute out)")
+            raise InputError(f"--distribute applies under torchrun only; this is one process (torchrun "
+                             f"--nproc-per-node N -m pe_bench ... uses {distribute}; or leave --distribute out)")
         runtime = replace(runtime, device=rank_device, world=world)
         try:
             run_plan, problem = plan(encodings, suites, preset, runtime, out, seed=seed, overrides=overrides,

@@ -36,18 +36,12 @@ ZERO_FLOOR = 1e-9
 LineStyle = str | tuple[int, tuple[int, ...]]
 
 GREY = "#7f7f7f"  # tab10's grey: kept for the baseline, so every other line stands out against it
-#: colours for base encodings, in registry order: tab10 without its grey, then Dark2's seven
-#: others for a registry that outgrows tab10. Names the registry does not know take the ones
-#: left over (some must stay free, so that plugins do not all share one colour).
+#: colours for base encodings, in registry order: tab10 without its grey, then Dark2's seven others; names
+#: the registry does not know take the ones left over (some stay free, so plugins do not all share one).
 PALETTE: tuple[str, ...] = (
     *(c for c in (to_hex(rgb) for rgb in matplotlib.colormaps["tab10"].colors) if c != GREY),
-    "#1b9e77",  # teal
-    "#e7298a",  # magenta
-    "#e6ab02",  # mustard
-    "#66a61e",  # leaf green
-    "#a6761d",  # ochre
-    "#d95f02",  # burnt orange
-    "#7570b3",  # slate blue
+    "#1b9e77", "#e7298a", "#e6ab02", "#66a61e",  # Dark2's teal, magenta, mustard, leaf green
+    "#a6761d", "#d95f02", "#7570b3",  # ochre, burnt orange, slate blue
 )
 #: a variant's line style, by its rank among its parent's variants (base encodings are solid)
 VARIANT_LINESTYLES: tuple[LineStyle, ...] = ("--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1, 1, 1)),

@@ -1,4 +1,4 @@
-"""Tasks suite: passkey retrieval, copy and multi-query associative recall at L, 2L, 4L, 8L.
+"""Tasks suite: passkey retrieval, copy, multi-query associative recall and flip-flop at L, 2L, 4L, 8L.
 
 Each encoding, and with ``--randomize-positions`` its randomized-positions variant, is trained
 on each task (pe_bench/tasks/) at lengths up to L and answers greedily through the KV cache
@@ -17,7 +17,7 @@ from pe_bench.suites.tasks.spec import PRESETS, TASKS_TABLE, Recipe, TasksSettin
 
 SUITE = Suite(
     name="tasks",
-    description="passkey, copy, associative recall: train at L, greedy accuracy at L..8L, randomized positions",
+    description="passkey, copy, associative recall, flip-flop: train at L, greedy accuracy at L..8L, randomized positions",
     tables=(TASKS_TABLE,),
     options=spec.OPTIONS,
     presets=PRESETS,

@@ -131,7 +131,7 @@ SUMMARY = SummaryPart(
     display=(*((f"{task} 4L", _show(f"{task}_4L")) for task in TASKS),
              ("task seeds", lambda r: seeds_label(r["tasks_seeds"]))),
     legend="Task accuracy at 4L, four times the task's training length (passkey: mean of the depths; copy: whole "
-           "string exact; recall: per query), the mean over the seeds that learned the task ± the half-width of its "
+           "string exact; recall: per query; flipflop: per read, mean of the mixes), the mean over the seeds that learned the task ± the half-width of its "
            "95 % interval (the mean alone with one seed); *not learned*: accuracy at L below 0.9 for every seed, so "
            "no length generalization can be read from it.",
     claims=CLAIMS,

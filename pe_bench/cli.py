@@ -37,7 +37,7 @@ from pe_bench.figures import FORMATS, NothingToPlot  # noqa: E402
 from pe_bench.interrupts import exit_code, terminations_as_interrupts  # noqa: E402
 from pe_bench.model import PRESETS  # noqa: E402
 from pe_bench.options import parse_choices  # noqa: E402
-from pe_bench.progress import Progress, RichProgress  # noqa: E402
+from pe_bench.progress import Progress, progress_for  # noqa: E402
 from pe_bench.results.summary import differences_table, summary_table  # noqa: E402
 from pe_bench.runner import execute, finish, plan, plot_results  # noqa: E402
 from pe_bench.runtime import make_runtime  # noqa: E402
@@ -140,7 +140,7 @@ def check(names: Annotated[list[str], typer.Argument(
         autocompletion=options.completer(lambda: list(ENCODINGS), False))]) -> None:
     """Check that encodings keep the contract and every claim they make; exit 1 if any check fails."""
     names = registered_names(names)  # an unknown name: InputError, before any output
-    with RichProgress(console, len(names), title="pe-bench check") as progress:
+    with progress_for(console, len(names), title="pe-bench check") as progress:
         results = check_encodings(names, progress)
     table, lines = check_report(results)
     console.print(table)
@@ -182,7 +182,7 @@ def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device:
             console.print(notice, markup=False, highlight=False)
         shown = len(run_plan.notices)
         plugins = [name for name in run_plan.encodings if ORIGINS[name] is not BUILT_IN]
-        bars = RichProgress(console, len(run_plan.suites)) if world.is_main else nullcontext(Progress())
+        bars = progress_for(console, len(run_plan.suites)) if world.is_main else nullcontext(Progress())
         try:
             with bars as progress:
                 execute(run_plan, progress, command=INVOCATION, on_wait=progress.note)
@@ -272,7 +272,7 @@ def peers(
     versions = require_peers()
     settings = peer_settings(out, preset, seq_len, batch_size, context, repeats)
     runtime = make_runtime("cpu", "float32", threads)
-    with terminations_as_interrupts(), RichProgress(console, 1) as progress:
+    with terminations_as_interrupts(), progress_for(console, 1) as progress:
         rows = run_peers(settings, runtime, versions, progress)
     write_peers(out, rows, " ".join(INVOCATION))
     console.print(f"wrote {out}/peers.csv and peers.md ({len(rows)} rows)")

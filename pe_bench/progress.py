@@ -4,12 +4,15 @@ The runner wraps each suite in ``stage(name)``: one step of the overall bar. Sui
 ``task(description, total)`` for each piece of work; the returned context yields
 ``advance(n=1, **fields)``, and the fields (e.g. ``loss=2.31``) are shown beside the bar.
 The default class draws nothing, so library users and tests get no output; the CLI passes
-``RichProgress``: one overall bar, with a bar per running task beneath it.
+``RichProgress`` to a terminal (one overall bar, with a bar per running task beneath it) and
+``LogProgress`` to a log or a pipe (a bar redraws in place, so a log would hold nothing useful):
+one plain line per finished task and suite, with its time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+import time
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -74,3 +77,48 @@ class RichProgress(Progress):
             yield advance
         finally:
             self._bars.remove_task(bar)
+
+
+class LogProgress(Progress):
+    """One plain line per finished task and per finished stage, for output that is not a terminal."""
+
+    def __init__(self, console: Console, stages: int, title: str = "pe-bench") -> None:
+        self._console, self._stages, self._title, self._done = console, stages, title, 0
+
+    def __enter__(self) -> LogProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def _line(self, text: str) -> None:
+        self._console.print(f"[{time.strftime('%H:%M:%S')}] {text}", markup=False, highlight=False, soft_wrap=True)
+
+    def note(self, message: str) -> None:
+        self._line(message)
+
+    @contextmanager
+    def stage(self, description: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._done += 1
+            self._line(f"{self._title}: {description} finished ({self._done} of {self._stages}, "
+                       f"{time.perf_counter() - start:.0f} s)")
+
+    @contextmanager
+    def task(self, description: str, total: int) -> Iterator[Advance]:
+        start, fields_seen = time.perf_counter(), {}
+
+        def advance(n: int = 1, **fields: object) -> None:
+            fields_seen.update(fields)
+
+        yield advance
+        info = "".join(f", {k}={v}" for k, v in fields_seen.items())
+        self._line(f"  {description}: done ({time.perf_counter() - start:.1f} s{info})")
+
+
+def progress_for(console: Console, stages: int, title: str = "pe-bench") -> Progress:
+    """Bars on a terminal, plain lines in a log or a pipe."""
+    return (RichProgress if console.is_terminal else LogProgress)(console, stages, title)

@@ -15,8 +15,6 @@ os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
 import inspect  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from contextlib import nullcontext  # noqa: E402
-from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated, Any  # noqa: E402
 
@@ -27,21 +25,20 @@ from typer.core import TyperGroup  # noqa: E402
 
 from pe_bench import __version__  # noqa: E402
 from pe_bench import command_options as options  # noqa: E402
-from pe_bench import distributed  # noqa: E402
+from pe_bench import distributed, session  # noqa: E402
 from pe_bench.check import check_encodings, check_report, registered_names  # noqa: E402
-from pe_bench.encodings import BUILT_IN, ENCODINGS, ORIGINS, build_encoding, encoding_class  # noqa: E402
+from pe_bench.encodings import ENCODINGS, ORIGINS, build_encoding, encoding_class  # noqa: E402
 from pe_bench.encodings import load_entry_points  # noqa: E402
 from pe_bench.encodings import parse_encodings, resolve  # noqa: E402
 from pe_bench.errors import InputError, OutputError  # noqa: E402
 from pe_bench.figures import FORMATS, NothingToPlot  # noqa: E402
 from pe_bench.interrupts import exit_code, terminations_as_interrupts  # noqa: E402
 from pe_bench.model import PRESETS  # noqa: E402
-from pe_bench.options import parse_choices  # noqa: E402
-from pe_bench.progress import Progress, progress_for  # noqa: E402
+from pe_bench.progress import progress_for  # noqa: E402
 from pe_bench.results.summary import differences_table, summary_table  # noqa: E402
-from pe_bench.runner import execute, finish, plan, plot_results  # noqa: E402
+from pe_bench.runner import Plan, plot_results  # noqa: E402
 from pe_bench.runtime import make_runtime  # noqa: E402
-from pe_bench.suites import SUITES  # noqa: E402
+from pe_bench.session import Reporter  # noqa: E402
 
 # under torchrun, rank 0 alone prints: tables, progress bars, notices and bad-input lines
 console = Console(quiet=distributed.rank_from_environment() != 0)
@@ -149,76 +146,51 @@ def check(names: Annotated[list[str], typer.Argument(
         raise typer.Exit(1)
 
 
-def _run_and_report(encodings: tuple[str, ...], suite: str, preset: str, device: str, dtype: str,
-                    threads: int | None, seed: int | None, out: Path, overrides: dict[str, Any], resume: bool,
-                    plots: bool, distribute: str | None) -> None:
-    """Validate everything, run with progress bars, print each suite's table and the summary.
+class _Terminal(Reporter):
+    """What a run shows on the terminal (rank 0's): the plan, notices, progress bars."""
 
-    Under torchrun every rank validates (and every rank exits 2 on bad input, rank 0 saying
-    why) and does its share of the work; rank 0 alone writes and prints (pe_bench/ranks.py).
-    """
-    # SIGTERM and SIGHUP end a run as Ctrl-C does (rows kept, temporaries removed, manifest
-    # "interrupted", exit 143 / 129 / 130); after the first, all three are ignored until exit
-    with terminations_as_interrupts():
-        suites = parse_choices(suite, "--suite", list(SUITES), allow_all=True)
-        runtime = make_runtime(device, dtype, threads)
-        world, rank_device = distributed.start(runtime.device, distribute or "ddp")  # an unknown value: InputError
-        if distribute is not None and not distributed.launched():  # ignoring it would mislead
-            raise InputError(f"--distribute applies under torchrun only; this is one process (torchrun "
-                             f"--nproc-per-node N -m pe_bench ... uses {distribute}; or leave --distribute out)")
-        runtime = replace(runtime, device=rank_device, world=world)
-        try:
-            run_plan, problem = plan(encodings, suites, preset, runtime, out, seed=seed, overrides=overrides,
-                                     resume=resume), None
-        except InputError as e:
-            run_plan, problem = None, str(e)
-        if (problem := world.first_problem(problem)) is not None:  # one rank's bad input stops every rank
-            raise InputError(problem)
-        assert run_plan is not None
+    def started(self, run_plan: Plan) -> None:
+        world, runtime = run_plan.runtime.world, run_plan.runtime
         ranks = f", rank 0 of {world.world_size} ({world.backend}, {world.distribute})" if world.active else ""
-        console.print(f"pe-bench {__version__}: {', '.join(suites)} for {', '.join(run_plan.encodings)} "
-                      f"on {runtime.device_name}, {runtime.dtype_name}, {runtime.threads} threads{ranks} -> {out}/")
-        for notice in run_plan.notices:
-            console.print(notice, markup=False, highlight=False)
-        shown = len(run_plan.notices)
-        plugins = [name for name in run_plan.encodings if ORIGINS[name] is not BUILT_IN]
-        bars = progress_for(console, len(run_plan.suites)) if world.is_main else nullcontext(Progress())
-        try:
-            with bars as progress:
-                execute(run_plan, progress, command=INVOCATION, on_wait=progress.note)
-        except KeyboardInterrupt as e:
-            _fail(f"interrupted; the rows finished before it are saved in {out}/ "
-                  "(run the same command with --resume to go on)", exit_code(e))
-        except (InputError, OutputError) as e:
-            if world.is_main:
-                raise
-            _fail(f"rank {world.rank}: {e}", 2, every_rank=True)  # its own failure: torchrun then stops rank 0
-        except Exception as e:
-            if not plugins:
-                raise  # pe-bench's own bug: the traceback is what a report needs
-            _fail(f"{'' if world.is_main else f'rank {world.rank}: '}stopped by {type(e).__name__}: "
-                  f"{' '.join(str(e).split())[:300]} — with the user encodings "
-                  f"{', '.join(plugins)}; rows finished before it are saved in {out}/ "
-                  f"(pe-bench check {' '.join(plugins)} may say which part breaks)", 1, every_rank=True)
-        distributed.stop(world)
-        if not world.is_main:
-            return
-        try:
-            done = finish(run_plan, draw_plots=plots, command=INVOCATION, on_wait=console.print)
-        except KeyboardInterrupt as e:
-            _fail(f"interrupted while writing the summary and figures; every row is saved in {out}/ "
-                  f"(pe-bench plot --results {out} draws the figures again)", exit_code(e))
-        for notice in run_plan.notices[shown:]:  # a manifest that went corrupt while the run wrote
-            console.print(notice, markup=False, highlight=False)
-        for table in done.suite_tables:
-            console.print(table)
-        console.print(summary_table(done.summary, [s.summary for s in SUITES.values()]))
-        if len(done.differences):
-            console.print(differences_table(done.differences))
-        for name, reason in done.skipped_figures:
-            console.print(f"skipped figure {name}: {reason}")
-        console.print(f"wrote {out}/summary.md, summary.csv, differences.csv, manifest.json, the tables"
-                      + (f" and {len(done.figures)} figures in {out}/plots/" if done.figures else ""))
+        console.print(f"pe-bench {__version__}: {', '.join(run_plan.suites)} for {', '.join(run_plan.encodings)} "
+                      f"on {runtime.device_name}, {runtime.dtype_name}, {runtime.threads} threads{ranks} "
+                      f"-> {run_plan.out}/")
+        for text in run_plan.notices:
+            self.notice(text)
+
+    def notice(self, text: str) -> None:
+        console.print(text, markup=False, highlight=False)
+
+    def progress(self, suites: int) -> Any:
+        return progress_for(console, suites)
+
+
+def _run_and_report(encodings: tuple[str, ...], out: Path, **given: Any) -> None:
+    """``pe_bench.run`` with the terminal's reporter; bad input and failures as one line."""
+    rank = distributed.rank_from_environment()
+    try:
+        done = session.run(encodings, out=out, command=INVOCATION, reporter=_Terminal(), **given)
+    except session.InterruptedWhileReporting as e:
+        _fail(f"interrupted while writing the summary and figures; every row is saved in {out}/ "
+              f"(pe-bench plot --results {out} draws the figures again)", exit_code(e))
+    except KeyboardInterrupt as e:
+        _fail(f"interrupted; the rows finished before it are saved in {out}/ "
+              "(run the same command with --resume to go on)", exit_code(e))
+    except session.PluginFailure as e:
+        _fail(f"{'' if rank == 0 else f'rank {rank}: '}{e}", 1, every_rank=True)
+    except session.RankFailure as e:  # a rank's own failure, said by that rank
+        _fail(str(e), 2, every_rank=True)
+    if done is None:  # another rank than 0: rank 0 reports
+        return
+    for table in done.suite_tables:
+        console.print(table)
+    console.print(summary_table(done.summary, done.parts))
+    if len(done.differences):
+        console.print(differences_table(done.differences))
+    for name, reason in done.skipped_figures:
+        console.print(f"skipped figure {name}: {reason}")
+    console.print(f"wrote {out}/summary.md, summary.csv, differences.csv, manifest.json, the tables"
+                  + (f" and {len(done.figures)} figures in {out}/plots/" if done.figures else ""))
 
 
 def _measuring_command(name: str, doc: str, encodings: inspect.Parameter,
@@ -229,7 +201,8 @@ def _measuring_command(name: str, doc: str, encodings: inspect.Parameter,
     def command(**given: Any) -> None:
         names = to_names(given[encodings.name])
         common = {n: given[n] for n, _, _ in options.RUN_OPTIONS}
-        _run_and_report(names, overrides=options.overrides(given), **common)
+        common["suites"] = common.pop("suite")
+        _run_and_report(names, **common, **options.overrides(given))
 
     command.__name__ = name
     command.__doc__ = doc

@@ -17,7 +17,7 @@ import typer
 from pe_bench.distributed import DISTRIBUTE
 from pe_bench.model import PRESETS
 from pe_bench.runtime import DEVICES, DTYPES
-from pe_bench.suite import Option
+from pe_bench.options import Option
 from pe_bench.suites import SUITES
 
 
@@ -50,7 +50,7 @@ def choice(*choices: str, help: str, **extra: Any) -> Any:
 #: the options every measuring command has besides the suites' own: (name, annotation, default)
 RUN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("suite", Annotated[str, typer.Option(
-        "--suite", help="Suites, comma-separated, or all.", metavar=metavar((*SUITES, "all"), True),
+        "--suite", help=f"Suites, comma-separated ({', '.join(SUITES)}), or all.", metavar="SUITE,...|all",
         autocompletion=completer(lambda: list(SUITES), True, alone=("all",)))], "all"),
     ("preset", Annotated[str, choice(*PRESETS, help="Sizes and lengths (tiny: seconds; for smoke tests).")],
      "quick"),
@@ -74,37 +74,47 @@ RUN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
 
 
 def suite_options() -> dict[str, tuple[Option, list[str]]]:
-    """Every suite option once, with the suites that read it (``--backends``: speed and kvcache)."""
+    """Every suite option once, with the suites that read it (``--backends``: speed and kvcache).
+
+    Options of one name in two suites must mean the same (kind, help, choices): one flag
+    cannot be parsed or described two ways. Anything else is a programming error, raised here.
+    """
     merged: dict[str, tuple[Option, list[str]]] = {}
     for suite in SUITES.values():
         for option in suite.options:
-            merged.setdefault(option.name, (option, []))[1].append(suite.name)
+            first, readers = merged.setdefault(option.name, (option, []))
+            if (first.kind, first.help, first.choices) != (option.kind, option.help, option.choices):
+                raise TypeError(f"suite {suite.name} declares option {option.flag} unlike suite {readers[0]} "
+                                f"({option.kind}, {option.help!r} vs {first.kind}, {first.help!r}): give one "
+                                "meaning one name")
+            readers.append(suite.name)
     return merged
 
 
 def suite_parameter(option: Option, suites: list[str]) -> inspect.Parameter:
-    """The typer parameter of a suite option: its help names the suites that read it."""
-    text = f"{', '.join(suites)}: {option.help}."
+    """The typer parameter of a suite option, shown in the help panel of the suites that read it."""
+    panel = f"{', '.join(suites)} options"
+    choices = f" One or more of: {', '.join(option.choices)}." if option.is_list and option.choices else (
+        f" One of: {', '.join(option.choices)}." if option.choices else "")
+    text = f"{option.help[0].upper()}{option.help[1:]}.{choices}"
     if option.is_flag:
-        annotation: Any = Annotated[bool, typer.Option(option.flag, help=text)]
+        annotation: Any = Annotated[bool, typer.Option(option.flag, help=text, rich_help_panel=panel)]
         default: Any = False
     else:
-        extra: dict[str, Any] = {"metavar": "N,..."} if option.is_list else {}
+        extra: dict[str, Any] = {}
+        if option.is_list:
+            extra["metavar"] = "N,..." if option.kind != "texts" else "NAME,..."
         if option.choices:
-            extra = dict(metavar=metavar(option.choices, option.is_list),
-                         autocompletion=completer(lambda: option.choices, option.is_list))
-        annotation = Annotated[option.type | None, typer.Option(option.flag, help=text, **extra)]
+            extra["autocompletion"] = completer(lambda: option.choices, option.is_list)
+        annotation = Annotated[option.cli_type | None, typer.Option(
+            option.flag, help=text, rich_help_panel=panel, show_default="preset", **extra)]
         default = None
     return inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
 
 
 def overrides(given: dict[str, Any]) -> dict[str, Any]:
     """Suite options parsed from the command line's values; None where the preset decides."""
-    parsed = {}
-    for name, (option, _) in suite_options().items():
-        value = given[name]
-        parsed[name] = option.parse(value, option.flag) if option.is_flag or value is not None else None
-    return parsed
+    return {name: option.parse(given[name]) for name, (option, _) in suite_options().items()}
 
 
 def parameters() -> list[inspect.Parameter]:

@@ -56,6 +56,7 @@ def batches(suite: Suite, encodings: tuple[str, ...], settings: Any, context: Ru
     every batch of the run and the other ranks none (see the module docstring).
     """
     world = context.runtime.world
+    context = suite.context(settings, context)  # the run's values: what --resume compares saved rows with
     if not world.active:
         yield from suite.run(encodings, settings, context)
     elif not suite.trains:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from pe_bench.ranks import batches, from_main, work_alongside
 from pe_bench.results import manifest
 from pe_bench.results.files import remove_stale_temporaries
 from pe_bench.results.folder import check_writable_folder, claim, is_owned, locked
-from pe_bench.results.summary import write_report
+from pe_bench.results.summary import SummaryPart, write_report
 from pe_bench.results.tables import key_text, read_table, upsert
 from pe_bench.runtime import Runtime, check_memory
 from pe_bench.seeds import check_resume, seed_overrides
@@ -72,6 +72,7 @@ class Finished:
     figures: list[Path]
     skipped_figures: list[tuple[str, str]]
     differences: pd.DataFrame = field(default_factory=pd.DataFrame)  # the summary's claims tested across seeds
+    parts: list[SummaryPart] = field(default_factory=list)  # the summary's columns: those of the suites that ran
 
 
 def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runtime: Runtime, out: Path,
@@ -240,19 +241,20 @@ def _finish(run_plan: Plan, draw_plots: bool, command: list[str] | None) -> Fini
     skipped: list[tuple[str, str]] = []
     if draw_plots:
         # this run's rows only, as in the summary: the folder may hold other presets' rows too
-        report = draw_figures({name: df for name, df in tables.items() if len(df)}, figure_specs(),
+        report = draw_figures({name: df for name, df in tables.items() if len(df)}, figure_specs(run_plan.suites),
                               run_plan.out / "plots", source="this run")
         figures, skipped = report.drawn, report.skipped
-    parts = [suite.summary for suite in SUITES.values()]
+    parts = [SUITES[name].summary for name in run_plan.suites]  # the suites that ran, and nothing else
     summary, differences = write_report(run_plan.out, tables, parts, encodings=run_plan.encodings,
                                         preset=run_plan.preset, runtime_record=run_plan.runtime.record(),
                                         command=_quoted(command), suite_tables=suite_tables, figures=figures)
-    return Finished(summary, suite_tables, figures, skipped, differences)
+    return Finished(summary, suite_tables, figures, skipped, differences, parts)
 
 
-def figure_specs() -> list[FigureSpec]:
-    """Every suite's figures, then the encodings' own."""
-    return [spec for suite in SUITES.values() for spec in suite.figures] + list(ENCODING_FIGURES)
+def figure_specs(suites: Iterable[str] | None = None) -> list[FigureSpec]:
+    """The figures of ``suites`` (default: every suite), then the encodings' own."""
+    chosen = SUITES.values() if suites is None else [SUITES[name] for name in suites]
+    return [spec for suite in chosen for spec in suite.figures] + list(ENCODING_FIGURES)
 
 
 def plot_results(results: Path, out: Path | None = None, fmt: str = "png") -> PlotReport:

@@ -1,7 +1,6 @@
 """How seeds reach the suites: ``--seed``, ``--seeds``, and resuming with the same seeds.
 
-A suite that trains declares the ``seeds`` option (``SEEDS``) and a ``seeds`` settings field
-(a tuple of ints); it trains and evaluates every (encoding, variant, seed) separately, and its
+A suite that trains declares a ``seeds`` settings field (a tuple of ints) with ``seeds_option``; it trains and evaluates every (encoding, variant, seed) separately, and its
 reports aggregate over the seeds (stats.py). The other suites keep one ``seed`` field.
 
 - ``--seeds 0,1,2`` (a list: it has a comma) trains those seeds; ``--seeds 3`` (a bare integer)
@@ -23,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from pe_bench.errors import InputError
-from pe_bench.options import MAX_SEED, check_seed
+from pe_bench.options import MAX_SEED, check_seed, option
 from pe_bench.results import manifest
-from pe_bench.suite import Option, Suite
+from pe_bench.suite import Suite
 
 FLAG = "--seeds"
 
@@ -66,9 +65,10 @@ def check_seeds(seeds: Sequence[int], flag: str = FLAG) -> tuple[int, ...]:
     return tuple(seeds)
 
 
-#: the option a training suite declares: the CLI's --seeds and the settings field ``seeds``
-SEEDS = Option("seeds", "seeds to train, each separately: a count (3 means 0,1,2) or a list (0,1,2); "
-                        "intervals and tests need 2 or more", parse=parse_seeds)
+def seeds_option(default: tuple[int, ...]) -> Any:
+    """The ``seeds`` field of a training suite's settings, and the CLI's ``--seeds``."""
+    return option("seeds to train, each separately: a count (3 means 0,1,2) or a list (0,1,2); intervals and "
+                  "tests need 2 or more", default, convert=parse_seeds)
 
 
 def seed_overrides(suite: Suite, seed: int | None, seeds: tuple[int, ...] | None) -> dict[str, Any]:

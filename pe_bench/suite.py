@@ -1,32 +1,39 @@
-"""What a benchmark suite is: the record the registry holds, and what every suite shares.
+"""What a benchmark suite is: the class every suite subclasses, and what every suite shares.
 
-A suite declares, as data, everything the rest of pe-bench needs to know about it:
+A suite is a subclass of ``Suite`` in its own folder (``pe_bench/suites/<name>/``), registered
+with one line in ``pe_bench/suites/__init__.py``. It declares, as class attributes:
 
-- its **options** (``Option``: name, type, parser, help, choices): the CLI builds the
-  options of ``run`` and ``compare`` from them, and the runner knows which suite reads which;
-- its **presets** and how to **validate** settings: ``Suite.settings(preset, **overrides)``;
-- its **tables** (``Schema``: typed columns and key columns): the runner validates, merges,
-  resumes and reads them back;
+- its **presets**: preset name -> a frozen settings dataclass; the fields declared with
+  ``pe_bench.options.option(...)`` are its command-line options (type, default, help,
+  choices), read back by ``options``; a suite that trains has a ``seeds`` field (seeds.py);
+- its **tables** (``Schema``: typed columns, key columns, and which key columns one run
+  shares, ``Schema.run_key``): the runner validates, merges, resumes and reads them back;
 - what it adds to the cross-suite **summary** (``SummaryPart``, from results/summary.py);
 - which **figures** it draws (``FigureSpec``, from figures/common.py);
-- how its rows look on the terminal (``render``), kept apart from the code that measures.
+
+and implements ``run`` (measure, yielding rows as they finish) and ``render`` (how its rows
+look on the terminal), and where it needs them ``validate``, ``run_values``, ``check``,
+``record`` and ``memory``. What identifies a run's rows is said once: ``run_values`` gives the
+values of the tables' ``run_key`` columns, from which both ``--resume`` (``RunContext.done``)
+and the rows a report selects (``selects``) follow.
 
 The runner, the summary, the CLI and the figures loop over ``pe_bench.suites.SUITES`` and
-name no suite, so a new suite is one module that builds a ``Suite`` plus one registry line.
+name no suite.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 from rich.console import RenderableType
 
 from pe_bench.figures.common import FigureSpec
-from pe_bench.options import check_choice
+from pe_bench.options import Option, check_choice, options_of
 from pe_bench.progress import Progress
 from pe_bench.results.summary import SummaryPart
 from pe_bench.results.schema import Schema
@@ -34,28 +41,6 @@ from pe_bench.results.tables import key_strings, key_text
 from pe_bench.runtime import Runtime
 
 Rows = list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Option:
-    """A setting a user can override from the command line (``--seq-lens 128,256``).
-
-    ``parse(value, flag)`` turns the CLI's value into the settings field's value and raises
-    InputError on bad input (parsers in options.py); the suite's ``validate`` checks what
-    depends on other settings. A Python caller passes the parsed value directly.
-    """
-
-    name: str  # the settings field, e.g. "seq_lens"; the flag is --seq-lens
-    help: str
-    parse: Callable[[Any, str], Any]
-    type: type = str  # what the command line reads: str, int, Path or bool
-    choices: tuple[str, ...] = ()  # fixed values, shown in --help
-    is_list: bool = False  # a comma-separated list ("sdpa,flex")
-    is_flag: bool = False  # a switch: absent means "the preset decides"
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
 
 
 @dataclass
@@ -76,56 +61,90 @@ class Existing:
 
 @dataclass
 class RunContext:
-    """What every suite gets besides its settings: where and how it runs, and what is done."""
+    """What a suite's ``run`` gets besides its settings: where and how it runs, and what is done."""
 
     runtime: Runtime
     out: Path = Path("results")
     progress: Progress = field(default_factory=Progress)
     existing: Existing = field(default_factory=Existing)
+    #: the suite's ``run_values`` for this run (the runner fills them): the ``run_key`` columns' values
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def done(self, schema: Schema, keys: list[dict[str, Any]]) -> bool:
+        """True if ``--resume`` finds every row of ``keys`` saved: each key gives the columns of
+        ``schema.key`` that vary within a run, the run's values give the rest (``run_key``)."""
+        if not self.existing.tables.get(schema.name, pd.DataFrame()).shape[0]:
+            return False
+        full = [{**{c: self.values[c] for c in schema.run_key}, **key} for key in keys]
+        for key in full:
+            if set(key) != set(schema.key):
+                raise TypeError(f"{schema.name}: a resume key names {sorted(key)}, the schema's key "
+                                f"{sorted(schema.key)}")
+        return self.existing.has(schema, full)
 
 
-def _no_check(encodings: tuple[str, ...], settings: Any, out: Path, runtime: Runtime) -> None:
-    return None
-
-
-def _nothing_to_record(settings: Any) -> dict[str, Any]:
-    return {}
-
-
-def _no_memory(settings: Any) -> tuple[int, str]:
-    return 0, ""
-
-
-@dataclass(frozen=True)
-class Suite:
+class Suite(ABC):
     """One benchmark suite, as the runner, the CLI, the summary and the figures see it."""
 
-    name: str
-    description: str
-    tables: tuple[Schema, ...]
-    options: tuple[Option, ...]
-    #: preset name -> settings (a frozen dataclass with a ``seed`` field, or ``seeds`` if it trains: seeds.py)
-    presets: Mapping[str, Any]
-    #: raises InputError for settings that cannot run (a window larger than a context, ...)
-    validate: Callable[[Any], None]
-    #: (encodings, settings, context) -> (table, rows) batches, each saved as soon as it arrives
-    run: Callable[[tuple[str, ...], Any, RunContext], Iterator[tuple[Schema, Rows]]]
-    #: this run's rows, by table name -> what the terminal shows
-    render: Callable[[dict[str, pd.DataFrame]], RenderableType]
-    #: (settings, runtime) -> {table name: {column: value}}: the column values that identify this
-    #: run's configuration in each table, so reports never mix rows of another setting; a tuple
-    #: value keeps rows with any of its values (the seeds of a training suite)
-    selects: Callable[[Any, Runtime], dict[str, dict[str, Any]]]
-    summary: SummaryPart
-    figures: tuple[FigureSpec, ...] = ()
-    #: (encodings, settings, out, runtime) -> None; raises InputError for saved state that would
-    #: fail later (e.g. a corrupt checkpoint), so that bad input stops the run before any work
-    check: Callable[[tuple[str, ...], Any, Path, Runtime], None] = _no_check
-    #: settings -> extra fields for the run's manifest entry (e.g. the corpus and its checksum)
-    record: Callable[[Any], dict[str, Any]] = _nothing_to_record
-    #: settings -> (estimated peak bytes, the shape that needs them): checked against the memory
-    #: the machine has before any work, so an absurd length is refused instead of running out
-    memory: Callable[[Any], tuple[int, str]] = _no_memory
+    name: ClassVar[str]
+    description: ClassVar[str]
+    #: preset name -> settings (a frozen dataclass whose ``option()`` fields are the CLI's options)
+    presets: ClassVar[Mapping[str, Any]]
+    tables: ClassVar[tuple[Schema, ...]]
+    summary: ClassVar[SummaryPart]
+    figures: ClassVar[tuple[FigureSpec, ...]] = ()
+
+    @abstractmethod
+    def run(self, encodings: tuple[str, ...], settings: Any, ctx: RunContext) -> Iterator[tuple[Schema, Rows]]:
+        """Measure ``encodings`` with ``settings``; yield (table, rows) batches, each saved as soon
+        as it arrives. Rows whose keys ``ctx.done`` finds saved (``--resume``) are not measured again."""
+
+    @abstractmethod
+    def render(self, tables: dict[str, pd.DataFrame]) -> RenderableType:
+        """This run's rows, by table name -> what the terminal shows."""
+
+    def validate(self, settings: Any) -> None:
+        """Raise InputError for settings that cannot run (a window larger than a context, ...)."""
+
+    def run_values(self, settings: Any, runtime: Runtime) -> dict[str, Any]:
+        """The values of every ``run_key`` column of this suite's tables for ``settings`` on ``runtime``:
+        the columns every row of one run shares. A tuple value stands for any of its values (the
+        seeds of a training suite; each row names its own)."""
+        return {"device": runtime.device_name, "dtype": runtime.dtype_name, "threads": runtime.threads}
+
+    def check(self, encodings: tuple[str, ...], settings: Any, out: Path, runtime: Runtime) -> None:
+        """Raise InputError for saved state that would fail later (e.g. a corrupt checkpoint), so
+        that bad input stops the run before any work."""
+
+    def record(self, settings: Any) -> dict[str, Any]:
+        """Extra fields for the run's manifest entry (e.g. the corpus and its checksum)."""
+        return {}
+
+    def memory(self, settings: Any) -> tuple[int, str]:
+        """(estimated peak bytes, the shape that needs them): checked against the machine's memory
+        before any work, so an absurd length is refused instead of running out."""
+        return 0, ""
+
+    # --- derived from the declarations above; a suite does not override these
+
+    @property
+    def settings_type(self) -> type:
+        return type(next(iter(self.presets.values())))
+
+    @property
+    def options(self) -> tuple[Option, ...]:
+        """The settings fields a user can set from the command line."""
+        return options_of(self.settings_type)
+
+    def option_names(self) -> tuple[str, ...]:
+        return tuple(option.name for option in self.options)
+
+    @property
+    def trains(self) -> bool:
+        """True for a suite that trains models, i.e. whose settings have ``seeds`` (seeds.py): it
+        trains every seed separately, and under torchrun every rank takes part (DDP or a sweep,
+        ranks.py); a suite that does not train runs on rank 0 alone."""
+        return "seeds" in {f.name for f in fields(self.settings_type)}
 
     def settings(self, preset: str, **overrides: Any) -> Any:
         """The preset's settings with the non-None ``overrides`` applied, validated."""
@@ -134,15 +153,18 @@ class Suite:
         self.validate(settings)
         return settings
 
-    def option_names(self) -> tuple[str, ...]:
-        return tuple(option.name for option in self.options)
+    def context(self, settings: Any, ctx: RunContext) -> RunContext:
+        """``ctx`` with this suite's run values for ``settings``: what ``run`` gets from the runner."""
+        return replace(ctx, values=self.run_values(settings, ctx.runtime))
 
-    @property
-    def trains(self) -> bool:
-        """True for a suite that trains models, i.e. declares the ``seeds`` option (seeds.py):
-        it trains every seed separately, and under torchrun every rank takes part (DDP or a
-        sweep, ranks.py); a suite that does not train runs on rank 0 alone."""
-        return "seeds" in self.option_names()
+    def selects(self, settings: Any, runtime: Runtime) -> dict[str, dict[str, Any]]:
+        """{table: {column: value}}: the rows of this run's configuration in each table, so reports
+        never mix rows of another setting (a tuple value keeps rows with any of its values)."""
+        values = self.run_values(settings, runtime)
+        missing = {c for schema in self.tables for c in schema.run_key} - set(values)
+        if missing:
+            raise TypeError(f"suite {self.name}: run_values gives no value for the run_key columns {sorted(missing)}")
+        return {schema.name: {c: values[c] for c in schema.run_key} for schema in self.tables}
 
 
 def with_nope(encodings: tuple[str, ...]) -> tuple[str, ...]:

@@ -88,12 +88,25 @@ def test_help_shows_the_choices_of_every_option_that_has_them():
     assert result.exit_code == 0
     text = " ".join(result.output.split())
     assert "[tiny|quick|standard|large]" in text and "[ddp|sweep]" in text
-    assert "[" + "|".join([*SUITES, "all"]) + "]" in text.replace(" ", "")
+    assert f"({', '.join(SUITES)}), or all" in text
     for suite in SUITES.values():
+        assert f"{suite.name}" in text and " options " in text  # a help panel per suite (and shared ones)
         for option in suite.options:
             assert option.flag in text
             if option.choices:
-                assert "[" + "|".join(option.choices) + "]" in text
+                assert ", ".join(option.choices) in text
+            if not option.is_flag:
+                assert "[default: (preset)]" in text  # the preset decides: said so, not left blank
+
+
+def test_help_at_80_columns_splits_no_word():
+    """Choices live in the help text, which wraps at spaces; a metavar of choices would break mid-word."""
+    result = runner.invoke(app, ["compare", "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    assert "SUITE,...|all" in result.output and "[speed|" not in result.output
+    assert "extrapolation, tasks), or all" in " ".join(result.output.replace("│", " ").split())
+    for line in result.output.splitlines():
+        assert len(line) <= 80
 
 
 def complete(words: str) -> list[str]:
@@ -118,7 +131,7 @@ def test_shell_completion_completes_encodings_suites_and_lists():
 def test_distribute_outside_torchrun_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypatch, distribute):
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr("pe_bench.cli.execute", lambda *args, **kwargs: pytest.fail("the run started"))
+    monkeypatch.setattr("pe_bench.session.execute", lambda *args, **kwargs: pytest.fail("the run started"))
     out = tmp_path / "out"
     result = runner.invoke(app, ["run", "-e", "rope", "--suite", "speed", "--preset", "tiny", "--out", str(out),
                                  "--distribute", distribute])
@@ -137,7 +150,7 @@ def test_without_distribute_a_run_outside_torchrun_starts(tmp_path, monkeypatch)
 
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr("pe_bench.cli.execute", execute)
+    monkeypatch.setattr("pe_bench.session.execute", execute)
     result = runner.invoke(app, ["run", "-e", "rope", "--suite", "speed", "--preset", "tiny",
                                  "--out", str(tmp_path / "out")])
     assert isinstance(result.exception, Started)

@@ -1,12 +1,9 @@
 """Figures drawn from result tables (never by rerunning a benchmark) and of the encodings themselves.
 
-Each module holds the figures of one suite and lists them in ``FIGURES``, a tuple of
-``FigureSpec`` (file name, the table it draws, the function that draws it):
-
-- ``speed``: step time relative to NoPE;
-- ``kvcache``: decode time with and without a cache, shift invariance, precision;
-- ``extrapolation``: perplexity vs length, streaming perplexity, training loss;
-- ``encodings``: the encodings' own pictures, computed from their formulas (``table`` None).
+Each suite draws its figures in its own folder (``pe_bench/suites/<name>/figures.py``) and
+lists them in ``Suite.figures``, a tuple of ``FigureSpec`` (file name, the table it draws, the
+function that draws it); ``encodings`` here holds the encodings' own pictures, computed from
+their formulas (``table`` None).
 
 ``common`` holds what they share, among it each encoding's colour, derived from the registry
 so an encoding looks the same in every figure. ``draw_figures`` draws the specs it is given

@@ -27,7 +27,7 @@ XT_OPTIONS: dict[str, dict[str, bool]] = {
     "alibi": {"alibi_pos_bias": True, "attn_flash": True},
     "t5": {"rel_pos_bias": True},  # x-transformers refuses flash attention with T5's bias
 }
-ENCODINGS = tuple(XT_OPTIONS)
+PEER_ENCODINGS = tuple(XT_OPTIONS)
 
 
 def require_peers() -> dict[str, str]:
@@ -60,16 +60,16 @@ def llama_intermediate(d_model: int, mlp_ratio: int) -> int:
 
 
 def build_peers(config: ModelConfig, max_len: int, seed: int) -> list[PeerModel]:
-    """pe-bench and x-transformers for every encoding in ``ENCODINGS``, and Llama (rotary)."""
+    """pe-bench and x-transformers for every encoding in ``PEER_ENCODINGS``, and Llama (rotary)."""
     from transformers import LlamaConfig, LlamaForCausalLM
     from x_transformers import Decoder, TransformerWrapper
 
     models = []
     config = ModelConfig(**{**config.__dict__, "max_len": max(config.max_len, max_len), "backend": "sdpa"})
-    for name in ENCODINGS:
+    for name in PEER_ENCODINGS:
         ours = build_model(name, config, seed=seed)
         models.append(PeerModel(PEBENCH, name, ours, ours))
-    for name in ENCODINGS:
+    for name in PEER_ENCODINGS:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             theirs = TransformerWrapper(

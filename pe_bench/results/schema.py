@@ -44,22 +44,33 @@ def flag(name: str, default: Any = REQUIRED) -> Column:
 
 #: where a row was measured: ``Runtime.record()`` fills these
 RUN_COLUMNS = (text("device"), text("dtype"), integer("threads"), text("torch_version"))
+#: the key columns of the machine a run measured on: every row of one run shares them
+MACHINE_KEY = ("device", "dtype", "threads")
 #: every measurement row says whether it could run here, and why not
 OUTCOME_COLUMNS = (flag("supported", True), text("note", ""))
 
 
 @dataclass(frozen=True)
 class Schema:
-    """A results table: its name (the file is ``<name>.csv``), its columns in order, its key columns."""
+    """A results table: its name (the file is ``<name>.csv``), its columns in order, its key columns.
+
+    ``run_key`` names the key columns every row of one run shares (the preset, the device,
+    the seeds...): their values come from the suite's ``run_values``, and from them both
+    ``--resume`` and the rows a report selects follow; the other key columns vary within a run.
+    """
 
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
+    run_key: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = [k for k in self.key if k not in self.column_names]
         if unknown:
             raise ValueError(f"schema {self.name}: key columns {unknown} are not columns")
+        if not set(self.run_key) <= set(self.key):
+            raise ValueError(f"schema {self.name}: run_key columns {sorted(set(self.run_key) - set(self.key))} "
+                             "are not key columns")
 
     @property
     def filename(self) -> str:

@@ -23,7 +23,10 @@ from pe_bench.encodings.rope import RoPE
 from pe_bench.errors import InputError
 from pe_bench.figures import FigureSpec, NoUsableRows, PlotReport, colour, common, draw_figures
 from pe_bench.figures import encodings as encoding_figures
-from pe_bench.figures import extrapolation, kvcache, speed, tasks
+from pe_bench.suites.extrapolation import figures as extrapolation
+from pe_bench.suites.kvcache import figures as kvcache
+from pe_bench.suites.speed import figures as speed
+from pe_bench.suites.tasks import figures as tasks
 from pe_bench.figures.common import line_style, order
 
 ALL_SPECS: tuple[FigureSpec, ...] = (*speed.FIGURES, *kvcache.FIGURES, *extrapolation.FIGURES, *tasks.FIGURES,
@@ -238,10 +241,16 @@ def test_a_failed_save_leaves_the_previous_figure_and_no_temporary_file(tmp_path
 
 
 def test_the_figures_import_no_suite_and_no_runner():
-    """The suites import the figures: an import the other way would be a cycle."""
-    script = ("import sys, pe_bench.figures, pe_bench.figures.speed, pe_bench.figures.kvcache, "
-              "pe_bench.figures.extrapolation, pe_bench.figures.encodings; "
+    """The suites import the shared figure helpers: an import the other way would be a cycle; and a
+    suite's own figures never reach for the runner or the CLI."""
+    script = ("import sys, pe_bench.figures, pe_bench.figures.encodings; "
               "print(' '.join(m for m in sys.modules if m.startswith(('pe_bench.suite', 'pe_bench.runner', "
               "'pe_bench.cli'))))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == []
+    script = ("import sys, pe_bench.suites.speed.figures, pe_bench.suites.kvcache.figures, "
+              "pe_bench.suites.extrapolation.figures, pe_bench.suites.tasks.figures; "
+              "print(' '.join(m for m in sys.modules if m.startswith(('pe_bench.runner', 'pe_bench.cli', "
+              "'pe_bench.session'))))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.split() == []

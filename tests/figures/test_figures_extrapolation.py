@@ -9,7 +9,7 @@ import pytest
 from figure_tables import table, tables
 
 from pe_bench.figures import NoUsableRows, colour
-from pe_bench.figures.extrapolation import STREAM_MODES, draw_ppl_vs_length, draw_streaming, draw_training_loss
+from pe_bench.suites.extrapolation.figures import STREAM_MODES, draw_ppl_vs_length, draw_streaming, draw_training_loss
 
 
 def _line_colours(fig: matplotlib.figure.Figure) -> dict[str, str]:

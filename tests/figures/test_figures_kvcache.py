@@ -8,7 +8,7 @@ from figure_tables import table, tables
 
 from pe_bench.figures import NoUsableRows, colour
 from pe_bench.figures.common import ZERO_FLOOR
-from pe_bench.figures.kvcache import draw_kvcache_decode, draw_precision, draw_shift_invariance
+from pe_bench.suites.kvcache.figures import draw_kvcache_decode, draw_precision, draw_shift_invariance
 
 
 def test_decode_draws_cached_solid_and_uncached_dashed_per_encoding_preferring_sdpa():

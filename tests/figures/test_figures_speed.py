@@ -7,7 +7,7 @@ import pytest
 from figure_tables import speed_rows, table
 
 from pe_bench.figures import NoUsableRows, colour
-from pe_bench.figures.speed import draw_speed_ratio
+from pe_bench.suites.speed.figures import draw_speed_ratio
 
 
 @pytest.mark.parametrize("flags", [(True, False), ("True", "False")], ids=["bool", "str"])

@@ -5,7 +5,7 @@ import pytest
 from figure_tables import table, task_rows as rows
 
 from pe_bench.figures import NoUsableRows, colour
-from pe_bench.figures.tasks import draw_accuracy_vs_length, draw_passkey_depth
+from pe_bench.suites.tasks.figures import draw_accuracy_vs_length, draw_passkey_depth
 
 
 def test_one_panel_per_task_rand_dashed_and_not_learned_marked():

@@ -18,7 +18,7 @@ TINY = ["--preset", "tiny", "--seq-len", "8", "--context", "8", "--repeats", "2"
 
 def test_peers_writes_a_row_per_library_encoding_and_mode(tmp_path):
     from pe_bench.peers import PEERS
-    from pe_bench.peers.models import ENCODINGS, llama_intermediate
+    from pe_bench.peers.models import PEER_ENCODINGS, llama_intermediate
 
     result = runner.invoke(app, ["peers", "--out", str(tmp_path), *TINY])
     assert result.exit_code == 0, result.output
@@ -26,7 +26,7 @@ def test_peers_writes_a_row_per_library_encoding_and_mode(tmp_path):
     assert list(rows.columns) == list(PEERS.column_names)
     for mode in ("inference", "train"):
         got = rows[rows["mode"] == mode]
-        assert len(got) == 2 * len(ENCODINGS) + 1  # pe-bench and x-transformers, each encoding; Llama (rope)
+        assert len(got) == 2 * len(PEER_ENCODINGS) + 1  # pe-bench and x-transformers, each encoding; Llama (rope)
     decode = rows[rows["mode"] == "decode"]
     assert set(decode["library"]) == {"pe-bench", "hf-llama"} and (decode["batch_size"] == 1).all()
     assert (rows["ms_median"] > 0).all() and (rows["repeats"] == 2).all()

@@ -1,5 +1,6 @@
-"""A new suite is one module plus one registry line: the runner, summary, report and figures
-pick it up unchanged. The toy suite below is everything such a module declares."""
+"""A new suite is one folder (here: this file) plus one registry line: the runner, the summary,
+the report, the figures, --resume and ``pe_bench.run`` pick it up unchanged. The toy suite below
+is everything such a folder declares."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -9,29 +10,25 @@ import pytest
 from matplotlib.figure import Figure
 from rich.table import Table
 
-from pe_bench import runner
+import pe_bench
+from pe_bench.errors import InputError
 from pe_bench.figures.common import FigureSpec
-from pe_bench.options import at_least, check_int
+from pe_bench.options import check_int, option, options_of
+from pe_bench.results.schema import MACHINE_KEY, OUTCOME_COLUMNS, RUN_COLUMNS, Schema, integer, number, text
 from pe_bench.results.summary import decimal
-from pe_bench.results.schema import OUTCOME_COLUMNS, RUN_COLUMNS, Schema, integer, number, text
-from pe_bench.runtime import make_runtime
-from pe_bench.suite import Option, RunContext, Suite, SummaryPart, with_nope
+from pe_bench.suite import RunContext, Suite, SummaryPart, with_nope
 from pe_bench.suites import SUITES
 
 
 @dataclass(frozen=True)
 class ToySettings:
-    size: int
+    size: int = option("how big")
     seed: int = 0
 
 
 TOY = Schema("toy", columns=(text("encoding"), integer("size"), number("value"), *OUTCOME_COLUMNS, *RUN_COLUMNS),
-             key=("encoding", "size"))
-
-
-def measure(encodings: tuple[str, ...], settings: ToySettings, ctx: RunContext) -> Iterator[tuple[Schema, list]]:
-    yield TOY, [TOY.row(encoding=name, size=settings.size, value=float(len(name) * settings.size),
-                        **ctx.runtime.record()) for name in with_nope(encodings)]
+             key=("encoding", "size", *MACHINE_KEY), run_key=("size", *MACHINE_KEY))
+MEASURED: list[str] = []  # what the toy measured, so that --resume can be seen to skip
 
 
 def draw(toy: pd.DataFrame) -> Figure:
@@ -40,35 +37,66 @@ def draw(toy: pd.DataFrame) -> Figure:
     return fig
 
 
-SUITE = Suite(
-    name="toy", description="a suite written in a test", tables=(TOY,),
-    options=(Option("size", "how big", at_least(1), type=int),),
-    presets={"tiny": ToySettings(2), "quick": ToySettings(3), "standard": ToySettings(4)},
-    validate=lambda s: check_int(s.size, "--size"),
-    run=measure,
-    render=lambda tables: Table(title="toy"),
-    selects=lambda s, runtime: {"toy": {"size": s.size}},
-    summary=SummaryPart(columns=("toy_value",),
-                        compute=lambda tables, name: {"toy_value": tables["toy"].set_index("encoding")
-                                                      .loc[name, "value"]} if "toy" in tables else {},
-                        display=(("toy", lambda r: decimal(r["toy_value"])),), legend="*toy*: a test value."),
-    figures=(FigureSpec("toy_bars", "toy", draw),),
-)
+class Toy(Suite):
+    name = "toy"
+    description = "a suite written in a test"
+    presets = {"tiny": ToySettings(2), "quick": ToySettings(3), "standard": ToySettings(4)}
+    tables = (TOY,)
+    summary = SummaryPart(columns=("toy_value",),
+                          compute=lambda tables, name: {"toy_value": tables["toy"].set_index("encoding")
+                                                        .loc[name, "value"]} if "toy" in tables else {},
+                          display=(("toy", lambda r: decimal(r["toy_value"])),), legend="*toy*: a test value.")
+    figures = (FigureSpec("toy_bars", "toy", draw),)
+
+    def validate(self, settings: ToySettings) -> None:
+        check_int(settings.size, "--size")
+
+    def run(self, encodings: tuple[str, ...], settings: ToySettings, ctx: RunContext) -> Iterator[tuple[Schema, list]]:
+        names = [n for n in with_nope(encodings) if not ctx.done(TOY, [{"encoding": n}])]
+        MEASURED.extend(names)
+        yield TOY, [TOY.row(encoding=name, size=settings.size, value=float(len(name) * settings.size),
+                            **ctx.runtime.record()) for name in names]
+
+    def render(self, tables: dict[str, pd.DataFrame]) -> Table:
+        return Table(title="toy")
+
+    def run_values(self, settings: ToySettings, runtime) -> dict:  # noqa: ANN001
+        return {**super().run_values(settings, runtime), "size": settings.size}
 
 
 @pytest.fixture
 def registered(monkeypatch):
-    monkeypatch.setitem(SUITES, "toy", SUITE)  # the one registry line
+    monkeypatch.setitem(SUITES, "toy", Toy())  # the one registry line
+    MEASURED.clear()
 
 
-def test_the_runner_summary_report_and_figures_take_a_new_suite_unchanged(registered, tmp_path):
-    run_plan = runner.plan(("rope",), ("toy",), "tiny", make_runtime("cpu"), tmp_path, overrides={"size": 5})
-    runner.execute(run_plan)
-    done = runner.finish(run_plan)
+def test_the_runner_summary_report_figures_and_resume_take_a_new_suite_unchanged(registered, tmp_path):
+    done = pe_bench.run("rope", "toy", "tiny", device="cpu", out=tmp_path, size=5)
     assert pd.read_csv(tmp_path / "toy.csv")["value"].tolist() == [20.0, 20.0]  # nope, rope: 4 letters x 5
     assert done.summary.set_index("encoding").loc["rope", "toy_value"] == 20.0
+    assert list(done.summary.columns) == ["encoding", "family", "toy_value"]  # the suites that ran, nothing else
     assert "*toy*: a test value." in (tmp_path / "summary.md").read_text()
     assert (tmp_path / "plots" / "toy_bars.png").stat().st_size > 0
-    assert runner.plot_results(tmp_path).drawn  # reading the folder back knows the new table too
-    with pytest.raises(Exception, match="--size must be >= 1"):
-        runner.plan(("rope",), ("toy",), "tiny", make_runtime("cpu"), tmp_path / "x", overrides={"size": 0})
+    assert pe_bench.plot_results(tmp_path).drawn  # reading the folder back knows the new table too
+    assert MEASURED == ["nope", "rope"]
+    pe_bench.run("rope", "toy", "tiny", device="cpu", out=tmp_path, size=5, resume=True)
+    assert MEASURED == ["nope", "rope"]  # every row saved: nothing measured again
+    pe_bench.run("rope", "toy", "tiny", device="cpu", out=tmp_path, size=6, resume=True)
+    assert MEASURED == ["nope", "rope"] * 2  # another size is another run
+    with pytest.raises(InputError, match="--size must be >= 1"):
+        pe_bench.run("rope", "toy", "tiny", device="cpu", out=tmp_path / "x", size=0)
+
+
+def test_its_options_come_from_its_settings(registered):
+    (size,) = options_of(ToySettings)
+    assert (size.flag, size.kind, size.help) == ("--size", "int", "how big")
+    assert Toy().option_names() == ("size",) and not Toy().trains
+
+
+def test_a_resume_key_that_drifts_from_the_schema_is_caught(registered, tmp_path):
+    pe_bench.run("rope", "toy", "tiny", device="cpu", out=tmp_path)
+    ctx = Toy().context(Toy.presets["tiny"], RunContext(pe_bench.make_runtime("cpu")))
+    ctx.existing.tables["toy"] = pd.read_csv(tmp_path / "toy.csv")
+    assert ctx.done(TOY, [{"encoding": "rope"}])
+    with pytest.raises(TypeError, match="schema's key"):
+        ctx.done(TOY, [{"encoding": "rope", "value": 1.0}])

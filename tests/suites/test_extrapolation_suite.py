@@ -16,7 +16,8 @@ from pe_bench.errors import InputError
 from pe_bench.model import build_model
 from pe_bench.results.folder import claim
 from pe_bench.runtime import make_runtime
-from pe_bench.suites.extrapolation import SUITE, run_extrapolation
+from pe_bench.suite import RunContext
+from pe_bench.suites.extrapolation import SUITE
 from pe_bench.training import TrainConfig, train
 
 from conftest import BASE_ENCODINGS
@@ -50,7 +51,7 @@ def run(corpus_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     settings = settings_for("tiny", corpus=corpus_dir)
     tables: dict[str, list] = {}
-    for schema, rows in run_extrapolation(tuple(BASE_ENCODINGS), settings, RUNTIME, out=out):
+    for schema, rows in SUITE.run(tuple(BASE_ENCODINGS), settings, RunContext(RUNTIME, out)):
         tables.setdefault(schema.name, []).extend(rows)
     return {k: pd.DataFrame(v) for k, v in tables.items()}, out
 
@@ -129,7 +130,7 @@ def test_checkpoint_reuse_skips_training(run, corpus_dir, monkeypatch):
 
     monkeypatch.setattr("pe_bench.suites.extrapolation.measure.train", no_training)
     settings = settings_for("tiny", corpus=corpus_dir, variants=())
-    rows = [r for _, batch in run_extrapolation(("rope",), settings, RUNTIME, out=out) for r in batch]
+    rows = [r for _, batch in SUITE.run(("rope",), settings, RunContext(RUNTIME, out)) for r in batch]
     assert rows
 
 
@@ -144,7 +145,7 @@ def test_interrupted_training_leaves_no_checkpoint(corpus_dir, tmp_path):
     extrapolation.train = lambda model, data, config, runtime, advance: original(model, data, config, runtime, interrupt)
     try:
         with pytest.raises(KeyboardInterrupt):
-            list(run_extrapolation(("nope",), settings, RUNTIME, out=tmp_path))
+            list(SUITE.run(("nope",), settings, RunContext(RUNTIME, tmp_path)))
     finally:
         extrapolation.train = original
     assert not list(tmp_path.rglob("*.pt")) and not list(tmp_path.rglob("*.tmp"))

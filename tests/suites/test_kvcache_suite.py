@@ -10,7 +10,8 @@ from pe_bench.cli import app
 from pe_bench.encodings import ENCODINGS
 from pe_bench.errors import InputError
 from pe_bench.runtime import make_runtime
-from pe_bench.suites.kvcache import SUITE, run_kvcache
+from pe_bench.suite import RunContext
+from pe_bench.suites.kvcache import SUITE
 
 from conftest import BASE_ENCODINGS
 
@@ -27,7 +28,7 @@ def tables() -> dict[str, pd.DataFrame]:
     # flex's decoding is covered by tests/test_cache.py and pe-bench check; uncompiled it is slow here
     settings = settings_for("tiny", contexts=(24, 300), repeats=1, backends=("eager", "sdpa"))
     out: dict[str, list] = {}
-    for schema, rows in run_kvcache(tuple(BASE_ENCODINGS), settings, make_runtime("cpu")):
+    for schema, rows in SUITE.run(tuple(BASE_ENCODINGS), settings, RunContext(make_runtime("cpu"))):
         out.setdefault(schema.name, []).extend(rows)
     return {name: pd.DataFrame(rows) for name, rows in out.items()}
 

@@ -8,7 +8,8 @@ import pytest
 from pe_bench.backends import BACKENDS
 from pe_bench.errors import InputError
 from pe_bench.runtime import make_runtime
-from pe_bench.suites.speed import MODES, SPEED, SUITE, run_speed
+from pe_bench.suite import RunContext
+from pe_bench.suites.speed import MODES, SPEED, SUITE
 
 from conftest import BASE_ENCODINGS
 
@@ -25,7 +26,7 @@ def settings_for(preset: str, **overrides):
 def rows() -> pd.DataFrame:
     # eager is left out to keep this test's time where it was before sdpa-dense joined (same three-backend count)
     settings = settings_for("tiny", seq_lens=(16, 300), repeats=2, warmup=1, backends=BACKENDS_MEASURED)
-    batches = list(run_speed(MEASURED, settings, RUNTIME))
+    batches = [rows for _, rows in SUITE.run(MEASURED, settings, RunContext(RUNTIME))]
     return pd.DataFrame([r for batch in batches for r in batch])
 
 

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from pe_bench.cli import app
 from pe_bench.errors import InputError
 from pe_bench.runtime import make_runtime
-from pe_bench.suites.tasks import SUITE, TASKS_TABLE, evaluate_one, run_tasks
+from pe_bench.suite import RunContext
+from pe_bench.suites.tasks import SUITE, TASKS_TABLE, evaluate_one
 from pe_bench.suites.tasks.report import SUMMARY, render, summarize
 from pe_bench.tasks import TASKS
 
@@ -23,7 +24,7 @@ def rows(tmp_path_factory) -> pd.DataFrame:
     """Learned (a table) and ALiBi, plain and with randomized positions, on every task."""
     settings = SUITE.settings("tiny", randomize_positions=2)
     out = tmp_path_factory.mktemp("tasks")
-    found = [row for _, batch in run_tasks(("learned", "alibi"), settings, RUNTIME, out=out) for row in batch]
+    found = [row for _, batch in SUITE.run(("learned", "alibi"), settings, RunContext(RUNTIME, out)) for row in batch]
     return pd.DataFrame(found)
 
 

@@ -32,7 +32,7 @@ from pe_bench.model import Transformer, build_model
 from pe_bench.progress import Progress
 from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime
-from pe_bench.suite import Existing, RunContext
+from pe_bench.suite import RunContext
 from pe_bench.suites.extrapolation.spec import EXTRAPOLATION, STREAM_POLICIES, TRAINING, ExtrapolationSettings
 from pe_bench.training import TrainResult, train
 
@@ -133,13 +133,9 @@ def _trained_model(name: str, settings: ExtrapolationSettings, seed: int, corpus
     return model, result
 
 
-def _done_keys(name: str, variant: str, settings: ExtrapolationSettings, seed: int, corpus: Corpus,
-               runtime: Runtime, stream: bool) -> list[dict]:
-    """The keys of the rows an encoding (or a RoPE variant) produces, for ``--resume``."""
-    common = {"encoding": name, "variant": variant, "train_len": settings.train_len, "metric": "ppl",
-              "steps": settings.steps, "seed": seed, "preset": settings.model,
-              "corpus_checksum": corpus.checksum, "device": runtime.device_name, "dtype": runtime.dtype_name,
-              "threads": runtime.threads}
+def _done_keys(name: str, variant: str, settings: ExtrapolationSettings, seed: int, stream: bool) -> list[dict]:
+    """The keys of the rows an encoding (or a RoPE variant) produces within a run, for ``--resume``."""
+    common = {"encoding": name, "variant": variant, "metric": "ppl", "seed": seed}
     keys = [common | {"task": "lm", "eval_len": n, "eval_mode": mode, "stride": stride}
             for n in settings.lengths
             for mode, stride in (("nonoverlap", 0), ("sliding", min(settings.sliding_stride, n)))]
@@ -149,17 +145,14 @@ def _done_keys(name: str, variant: str, settings: ExtrapolationSettings, seed: i
     return keys
 
 
-def run_extrapolation(encodings: tuple[str, ...], settings: ExtrapolationSettings, runtime: Runtime,
-                      progress: Progress | None = None, out: Path = Path("results"),
-                      existing: Existing | None = None) -> Iterator[tuple[Schema, list]]:
+def measure(encodings: tuple[str, ...], settings: ExtrapolationSettings, ctx: RunContext
+            ) -> Iterator[tuple[Schema, list]]:
     """Train (or load) and evaluate every encoding at every seed; yield (table, rows) as each one finishes.
 
     Seeds run one after another, each over every encoding, so an interrupted run holds whole
-    seeds to compare. An (encoding, seed) whose rows ``existing`` already holds (``--resume``)
-    is skipped altogether.
+    seeds to compare. An (encoding, seed) whose rows are saved already (``--resume``:
+    ``ctx.done``) is skipped altogether; checkpoints live in ``ctx.out / "checkpoints"``.
     """
-    progress = progress or Progress()
-    existing = existing or Existing()
     corpus = load_corpus(settings.corpus)
     longest = max(settings.lengths)  # validate() checked that the validation split holds it
 
@@ -169,7 +162,7 @@ def run_extrapolation(encodings: tuple[str, ...], settings: ExtrapolationSetting
     data = _EvalData(first(settings.eval_tokens), first(settings.sliding_tokens),
                      corpus.val[: settings.stream_len + 1], corpus)
     for seed in settings.seeds:
-        yield from _run_seed(encodings, settings, seed, data, runtime, progress, out, existing)
+        yield from _run_seed(encodings, settings, seed, data, ctx)
 
 
 @dataclass(frozen=True)
@@ -183,12 +176,13 @@ class _EvalData:
 
 
 def _run_seed(encodings: tuple[str, ...], settings: ExtrapolationSettings, seed: int, data: _EvalData,
-              runtime: Runtime, progress: Progress, out: Path, existing: Existing) -> Iterator[tuple[Schema, list]]:
+              ctx: RunContext) -> Iterator[tuple[Schema, list]]:
     """Every encoding (and RoPE's scaling variants) trained with ``seed``, evaluated."""
+    runtime, progress, out = ctx.runtime, ctx.progress, ctx.out
     corpus, tokens, sliding_tokens = data.corpus, data.tokens, data.sliding_tokens
     rope_model, rope_diverged = None, False
     for name in encodings:
-        if existing.has(EXTRAPOLATION, _done_keys(name, name, settings, seed, corpus, runtime, stream=True)):
+        if ctx.done(EXTRAPOLATION, _done_keys(name, name, settings, seed, stream=True)):
             continue
         model, result = _trained_model(name, settings, seed, corpus, runtime, out / "checkpoints", progress)
         params = sum(p.numel() for p in model.parameters())
@@ -214,7 +208,7 @@ def _run_seed(encodings: tuple[str, ...], settings: ExtrapolationSettings, seed:
         if name == "rope":
             rope_model = model
     variants = [v for v in settings.variants
-                if not existing.has(EXTRAPOLATION, _done_keys("rope", v, settings, seed, corpus, runtime, stream=False))]
+                if not ctx.done(EXTRAPOLATION, _done_keys("rope", v, settings, seed, stream=False))]
     if "rope" not in encodings or not variants or rope_diverged:
         return
     if rope_model is None:  # rope's own rows were resumed; its checkpoint is still needed
@@ -238,6 +232,3 @@ def _run_seed(encodings: tuple[str, ...], settings: ExtrapolationSettings, seed:
             yield EXTRAPOLATION, rows
             advance()
 
-
-def run(encodings: tuple[str, ...], settings: ExtrapolationSettings, ctx: RunContext) -> Iterator[tuple[Schema, list]]:
-    return run_extrapolation(encodings, settings, ctx.runtime, ctx.progress, ctx.out, ctx.existing)

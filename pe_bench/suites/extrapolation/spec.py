@@ -13,36 +13,42 @@ from pe_bench.encodings.rope_scaling import ROPE_SCALING
 from pe_bench.errors import InputError
 from pe_bench.evaluate import BATCH_TOKENS
 from pe_bench.model import ModelConfig, build_model, estimate_bytes, preset
-from pe_bench.options import as_given, check_choice, check_int, int_list, switch
-from pe_bench.results.schema import OUTCOME_COLUMNS, Schema, integer, number, text
+from pe_bench.options import check_choice, check_int, option
+from pe_bench.results.schema import MACHINE_KEY, OUTCOME_COLUMNS, Schema, integer, number, text
 from pe_bench.runtime import Runtime
-from pe_bench.seeds import SEEDS, check_seeds
-from pe_bench.suite import Option
+from pe_bench.seeds import check_seeds, seeds_option
 from pe_bench.training import TrainConfig, shard_problem
 
 FACTORS = (1, 2, 4, 8, 16)
+#: options the tasks suite has too, under the same name and meaning
+TRAIN_LEN, STEPS, RETRAIN = "training length L", "training steps", "train even if a checkpoint exists"
 STREAM_POLICIES = (("window", "original"), ("window", "slot"), ("sinks", "original"), ("sinks", "slot"))
 
 
 @dataclass(frozen=True)
 class ExtrapolationSettings:
-    """What the extrapolation suite trains and measures; presets below, any field can be overridden."""
+    """What the extrapolation suite trains and measures; presets below; the ``option`` fields are
+    command-line options."""
 
     model: str  # model preset name; its max_len becomes train_len (learned has no row past L)
-    train_len: int
-    steps: int
+    train_len: int = option(TRAIN_LEN)
+    steps: int = option(STEPS)
     batch_size: int
     lr: float
-    eval_lens: tuple[int, ...] | None = None  # default: train_len x FACTORS
+    eval_lens: tuple[int, ...] | None = option("evaluation lengths (default L,2L,4L,8L,16L)", None)
     eval_tokens: int = 16384  # validation tokens scored with non-overlapping windows
     sliding_tokens: int = 4096  # ... with sliding windows (which cost length / stride times more per token)
-    stride: int | None = None  # sliding-window stride; default train_len
+    stride: int | None = option("sliding-window stride (default L)", None)
     stream_factor: int = 8  # streaming decodes stream_factor x train_len tokens
     sinks: int = 4
     variants: tuple[str, ...] = tuple(ROPE_SCALING)
-    corpus: Path | None = None
-    retrain: bool = False
-    seeds: tuple[int, ...] = (0,)  # each trained and evaluated separately; reports aggregate over them
+    corpus: Path | None = option("a text file or folder (default: Python's stdlib)", None)
+    retrain: bool = option(RETRAIN, False)
+    seeds: tuple[int, ...] = seeds_option((0,))  # each trained and evaluated separately; reports aggregate over them
+
+    @property
+    def corpus_checksum(self) -> str:
+        return load_corpus(self.corpus).checksum
 
     @property
     def lengths(self) -> tuple[int, ...]:
@@ -81,16 +87,6 @@ PRESETS: dict[str, ExtrapolationSettings] = {
 }
 
 
-OPTIONS = (
-    Option("train_len", "training length L", as_given, type=int),
-    Option("eval_lens", "evaluation lengths (default L,2L,4L,8L,16L)", int_list(), is_list=True),
-    Option("steps", "training steps", as_given, type=int),
-    Option("corpus", "a text file or folder (default: Python's stdlib)", as_given, type=Path),
-    Option("retrain", "train even if a checkpoint exists", switch, type=bool, is_flag=True),
-    Option("stride", "sliding-window stride (default L)", as_given, type=int),
-    SEEDS,
-)
-
 _RUN = (text("device"), text("dtype"))
 #: added after the first results were committed: older tables read it as empty
 _THREADS = integer("threads", math.nan)
@@ -101,14 +97,16 @@ EXTRAPOLATION = Schema(
              integer("params"), text("preset"), *OUTCOME_COLUMNS, *_RUN, text("corpus"), text("corpus_checksum"),
              text("torch_version"), _THREADS),
     key=("encoding", "variant", "task", "train_len", "eval_len", "eval_mode", "stride", "metric", "steps", "seed",
-         "preset", "corpus_checksum", "device", "dtype", "threads"),
+         "preset", "corpus_checksum", *MACHINE_KEY),
+    run_key=("train_len", "steps", "seed", "preset", "corpus_checksum", *MACHINE_KEY),
 )
 
 TRAINING = Schema(
     "training",
     columns=(text("encoding"), integer("step"), number("loss"), number("tokens_per_s"), integer("train_len"),
              integer("steps"), integer("seed"), text("preset"), text("corpus_checksum"), *_RUN, _THREADS),
-    key=("encoding", "step", "train_len", "steps", "seed", "preset", "corpus_checksum", "device", "dtype", "threads"),
+    key=("encoding", "step", "train_len", "steps", "seed", "preset", "corpus_checksum", *MACHINE_KEY),
+    run_key=("train_len", "steps", "seed", "preset", "corpus_checksum", *MACHINE_KEY),
 )
 
 

@@ -32,13 +32,13 @@ import torch
 
 from pe_bench.cache import policy_mask
 from pe_bench.errors import Unsupported
-from pe_bench.measure.positional_work import positional_work_seconds
-from pe_bench.measure.positions import precision_rows, shift_rows
+from pe_bench.positional_work import positional_work_seconds
+from pe_bench.suites.kvcache.positions import precision_rows, shift_rows
 from pe_bench.model import Transformer, build_model
 from pe_bench.progress import Progress
 from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime, check_dtype_supported
-from pe_bench.suite import Existing, RunContext, with_nope
+from pe_bench.suite import RunContext, with_nope
 from pe_bench.suites.kvcache.spec import KVCACHE, PRECISION, SHIFT, KVCacheSettings
 from pe_bench.bootstrap import ratio_interval
 from pe_bench.timing import interleaved, median_iqr, time_once, timed_call
@@ -214,19 +214,15 @@ def _policy_group(name: str, model: Transformer, backend: str, settings: KVCache
     return rows
 
 
-def run_kvcache(encodings: tuple[str, ...], settings: KVCacheSettings, runtime: Runtime,
-                progress: Progress | None = None,
-                existing: Existing | None = None) -> Iterator[tuple[Schema, list[dict]]]:
+def measure(encodings: tuple[str, ...], settings: KVCacheSettings, ctx: RunContext
+            ) -> Iterator[tuple[Schema, list[dict]]]:
     """Measure ``encodings`` (NoPE added); yield (table, rows) as each group finishes.
 
-    Groups whose rows ``existing`` already holds (``--resume``) are skipped; the precision
-    table (a fraction of a second) is always recomputed.
+    Groups whose rows are saved already (``--resume``: ``ctx.done``) are skipped; the
+    precision table (a fraction of a second) is always recomputed.
     """
-    progress = progress or Progress()
-    existing = existing or Existing()
+    runtime, progress = ctx.runtime, ctx.progress
     names = with_nope(encodings)
-    run_key = {"preset": settings.model, "device": runtime.device_name, "dtype": runtime.dtype_name,
-               "threads": runtime.threads}
     try:
         check_dtype_supported(runtime)
     except Unsupported as e:
@@ -241,25 +237,22 @@ def run_kvcache(encodings: tuple[str, ...], settings: KVCacheSettings, runtime: 
     n_tasks = len(names) * (len(decode_groups) + bool(bounded) + 1)
     with progress.task("kvcache", total=n_tasks) as advance:
         for backend, context in decode_groups:
-            keys = [{"encoding": n, "backend": backend, "policy": "full", "positions": "original", "window": 0,
-                     "sinks": 0, "context_len": context, **run_key} for n in names]
-            if existing.has(KVCACHE, keys):
+            if ctx.done(KVCACHE, [{"encoding": n, "backend": backend, "policy": "full", "positions": "original",
+                                   "window": 0, "sinks": 0, "context_len": context} for n in names]):
                 advance(len(names))
                 continue
             rows = _decode_group(models, backend, context, settings, runtime, advance)
             advance(sum(not r["supported"] for r in rows))
             yield KVCACHE, rows
         for name, model in models.items() if bounded else ():
-            keys = [{"encoding": name, "backend": policy_backend, "policy": p, "positions": rule,
-                     "window": settings.window, "sinks": settings.sinks if p == "sinks" else 0,
-                     "context_len": settings.stream_len, **run_key} for p, rule in bounded]
-            if not existing.has(KVCACHE, keys):
+            if not ctx.done(KVCACHE, [{"encoding": name, "backend": policy_backend, "policy": p, "positions": rule,
+                                       "window": settings.window, "sinks": settings.sinks if p == "sinks" else 0,
+                                       "context_len": settings.stream_len} for p, rule in bounded]):
                 yield KVCACHE, _policy_group(name, model, policy_backend, settings, runtime)
             advance(encoding=name)
         for backend in settings.backends:
-            keys = [{"encoding": n, "backend": backend, "offset": o, "seq_len": settings.shift_len, **run_key}
-                    for n in names for o in settings.offsets]
-            if not existing.has(SHIFT, keys):
+            if not ctx.done(SHIFT, [{"encoding": n, "backend": backend, "offset": o}
+                                    for n in names for o in settings.offsets]):
                 with torch.no_grad():
                     yield SHIFT, [SHIFT.row(**r, preset=settings.model)
                                   for r in shift_rows(models, backend, settings.offsets, settings.shift_len, runtime,
@@ -269,6 +262,3 @@ def run_kvcache(encodings: tuple[str, ...], settings: KVCacheSettings, runtime: 
         yield PRECISION, [PRECISION.row(**r) for r in precision_rows(head_dim, d_model, settings.max_exponent,
                                                                      settings.seed)]
 
-
-def run(encodings: tuple[str, ...], settings: KVCacheSettings, ctx: RunContext) -> Iterator[tuple[Schema, list]]:
-    return run_kvcache(encodings, settings, ctx.runtime, ctx.progress, ctx.existing)

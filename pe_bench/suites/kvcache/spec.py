@@ -8,27 +8,26 @@ from pe_bench.backends import BACKENDS
 from pe_bench.model import estimate_bytes, preset
 from pe_bench.cache import POLICIES
 from pe_bench.errors import InputError
-from pe_bench.options import as_given, check_choice, check_int, choice_list, int_list
-from pe_bench.results.schema import OUTCOME_COLUMNS, RUN_COLUMNS, Schema, integer, number, text
-from pe_bench.suite import Option
+from pe_bench.options import check_choice, check_int, option
+from pe_bench.results.schema import MACHINE_KEY, OUTCOME_COLUMNS, RUN_COLUMNS, Schema, integer, number, text
 
 
 @dataclass(frozen=True)
 class KVCacheSettings:
-    """What the KV-cache suite measures; presets below, any field can be overridden."""
+    """What the KV-cache suite measures; presets below; the ``option`` fields are command-line options."""
 
     model: str  # model preset name
-    contexts: tuple[int, ...]
-    backends: tuple[str, ...]
-    policies: tuple[str, ...] = POLICIES
-    window: int = 64
-    sinks: int = 4
+    contexts: tuple[int, ...] = option("context lengths, e.g. 128,512", minimum=2)
+    backends: tuple[str, ...] = option("attention backends", tuple(BACKENDS), choices=tuple(BACKENDS))
+    policies: tuple[str, ...] = option("cache policies", POLICIES, choices=POLICIES, noun="policy")
+    window: int = option("window size W of the window and sinks policies", 64)
+    sinks: int = option("sink tokens S kept by the sinks policy", 4)
     decode_steps: int = 16  # tokens decoded (and checked) at the end of each context
     batch_size: int = 1
     offsets: tuple[int, ...] = (1, 10, 100, 1000, 10000)
     shift_len: int = 64
     max_exponent: int = 20  # precision at positions up to 2^max_exponent
-    repeats: int = 5
+    repeats: int = option("timed repeats of each measurement (more when a row is noisy)", 5, minimum=1)
     seed: int = 0
 
     @property
@@ -50,14 +49,6 @@ PRESETS: dict[str, KVCacheSettings] = {
 }
 
 
-OPTIONS = (
-    Option("contexts", "context lengths, e.g. 128,512", int_list(minimum=2), is_list=True),
-    Option("backends", "attention backends", choice_list(BACKENDS), choices=tuple(BACKENDS), is_list=True),
-    Option("window", "window size W of the window and sinks policies", as_given, type=int),
-    Option("sinks", "sink tokens S kept by the sinks policy", as_given, type=int),
-    Option("policies", "cache policies", choice_list(POLICIES, noun="policy"), choices=POLICIES, is_list=True),
-)
-
 KVCACHE = Schema(
     "kvcache",
     columns=(text("encoding"), text("backend"), text("policy"), text("positions"), integer("window"),
@@ -66,15 +57,16 @@ KVCACHE = Schema(
              number("ratio_ci_high"), number("uncached_ms_per_token"), number("speedup"),
              number("pe_ms_per_step"), number("max_abs_logit_diff"), number("cache_bytes_per_token"),
              number("cache_bytes_formula"), number("extra_state_bytes"), *OUTCOME_COLUMNS, *RUN_COLUMNS),
-    key=("encoding", "backend", "policy", "positions", "window", "sinks", "context_len", "preset", "device", "dtype",
-         "threads"),
+    key=("encoding", "backend", "policy", "positions", "window", "sinks", "context_len", "preset", *MACHINE_KEY),
+    run_key=("preset", *MACHINE_KEY),
 )
 
 SHIFT = Schema(
     "shift",
     columns=(text("encoding"), text("backend"), integer("offset"), integer("seq_len"), text("preset"),
              number("max_abs_logit_diff"), *OUTCOME_COLUMNS, *RUN_COLUMNS),
-    key=("encoding", "backend", "offset", "seq_len", "preset", "device", "dtype", "threads"),
+    key=("encoding", "backend", "offset", "seq_len", "preset", *MACHINE_KEY),
+    run_key=("seq_len", "preset", *MACHINE_KEY),
 )
 
 PRECISION = Schema(

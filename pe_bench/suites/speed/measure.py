@@ -23,12 +23,12 @@ import torch
 from pe_bench.backends import fast_path_note
 from pe_bench.backends.flex import warm_up_flex_compiler
 from pe_bench.errors import Unsupported
-from pe_bench.measure.positional_work import positional_work_seconds
+from pe_bench.positional_work import positional_work_seconds
 from pe_bench.model import Transformer, build_model
 from pe_bench.progress import Progress
 from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime, check_dtype_supported
-from pe_bench.suite import Existing, RunContext, with_nope
+from pe_bench.suite import Rows, RunContext, with_nope
 from pe_bench.suites.speed.ratios import add_ratios
 from pe_bench.suites.speed.spec import SPEED, SpeedSettings
 from pe_bench.timing import interleaved, median_iqr, peak_memory, time_once
@@ -120,24 +120,22 @@ def _measure_group(models: dict[str, Transformer], mode: str, seq_len: int, sett
     return [rows[backend, name] for backend in settings.backends for name in models]
 
 
-def run_speed(encodings: tuple[str, ...], settings: SpeedSettings, runtime: Runtime,
-              progress: Progress | None = None, existing: Existing | None = None) -> Iterator[list[dict]]:
+def measure(encodings: tuple[str, ...], settings: SpeedSettings, ctx: RunContext) -> Iterator[tuple[Schema, Rows]]:
     """Measure ``encodings`` (NoPE added) and yield each group's rows as soon as it is done.
 
     A group is one (mode, seq_len) with every backend in it. Yielding per group lets the
-    caller save finished rows before the next group starts; a group whose rows ``existing``
-    already holds (``--resume``) is skipped.
+    caller save finished rows before the next group starts; a group whose rows are saved
+    already (``--resume``: ``ctx.done``) is skipped.
     """
-    progress = progress or Progress()
-    existing = existing or Existing()
+    runtime, progress = ctx.runtime, ctx.progress
     names = with_nope(encodings)
     groups = [(m, t) for m in settings.modes for t in settings.seq_lens]
     backends = settings.backends
     try:
         check_dtype_supported(runtime)
     except Unsupported as e:
-        yield [_row(n, b, m, t, settings, runtime, supported=False, note=str(e))
-               for m, t in groups for b in backends for n in names]
+        yield SPEED, [_row(n, b, m, t, settings, runtime, supported=False, note=str(e))
+                      for m, t in groups for b in backends for n in names]
         return
     models = {}
     for name in names:
@@ -150,10 +148,8 @@ def run_speed(encodings: tuple[str, ...], settings: SpeedSettings, runtime: Runt
     per_group = len(backends) * len(names)
     with progress.task("speed", total=len(groups) * per_group) as advance:
         for mode, seq_len in groups:
-            keys = [{"encoding": n, "backend": b, "mode": mode, "seq_len": seq_len,
-                     "batch_size": settings.batch_size, "preset": settings.model, "device": runtime.device_name,
-                     "dtype": runtime.dtype_name, "threads": runtime.threads} for b in backends for n in names]
-            if existing.has(SPEED, keys):
+            if ctx.done(SPEED, [{"encoding": n, "backend": b, "mode": mode, "seq_len": seq_len}
+                                for b in backends for n in names]):
                 advance(per_group)
                 continue
             rows = _measure_group(models, mode, seq_len, settings, runtime, advance)
@@ -161,9 +157,4 @@ def run_speed(encodings: tuple[str, ...], settings: SpeedSettings, runtime: Runt
             for row in rows:
                 if row["backend"] == "flex":
                     row["note"] = row["note"] or startup_note
-            yield rows
-
-
-def run(encodings: tuple[str, ...], settings: SpeedSettings, ctx: RunContext) -> Iterator[tuple[Schema, list]]:
-    for rows in run_speed(encodings, settings, ctx.runtime, ctx.progress, ctx.existing):
-        yield SPEED, rows
+            yield SPEED, rows

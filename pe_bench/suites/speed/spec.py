@@ -6,24 +6,23 @@ from dataclasses import dataclass
 
 from pe_bench.backends import BACKENDS
 from pe_bench.model import estimate_bytes, preset
-from pe_bench.options import at_least, check_choice, check_int, choice_list, int_list
-from pe_bench.results.schema import OUTCOME_COLUMNS, RUN_COLUMNS, Schema, integer, number, text
-from pe_bench.suite import Option
+from pe_bench.options import check_choice, check_int, option
+from pe_bench.results.schema import MACHINE_KEY, OUTCOME_COLUMNS, RUN_COLUMNS, Schema, integer, number, text
 
 MODES = ("inference", "train")
 
 
 @dataclass(frozen=True)
 class SpeedSettings:
-    """What the speed suite measures; presets below, any field can be overridden."""
+    """What the speed suite measures; presets below; the ``option`` fields are command-line options."""
 
     model: str  # model preset name (pe_bench.model.PRESETS)
-    seq_lens: tuple[int, ...]
-    batch_size: int
-    backends: tuple[str, ...] = tuple(BACKENDS)
-    modes: tuple[str, ...] = MODES
+    seq_lens: tuple[int, ...] = option("sequence lengths, e.g. 128,256,512")
+    batch_size: int = option("batch size", minimum=1)
+    backends: tuple[str, ...] = option("attention backends", tuple(BACKENDS), choices=tuple(BACKENDS))
+    modes: tuple[str, ...] = option("inference, training step, or both", MODES, choices=MODES)
     warmup: int = 2
-    repeats: int = 5
+    repeats: int = option("timed repeats of each measurement (more when a row is noisy)", 5, minimum=1)
     seed: int = 0
 
 
@@ -38,13 +37,6 @@ PRESETS: dict[str, SpeedSettings] = {
                            warmup=2, repeats=10),
 }
 
-OPTIONS = (
-    Option("seq_lens", "sequence lengths, e.g. 128,256,512", int_list(), is_list=True),
-    Option("batch_size", "batch size", at_least(1), type=int),
-    Option("backends", "attention backends", choice_list(BACKENDS), choices=tuple(BACKENDS), is_list=True),
-    Option("modes", "inference, training step, or both", choice_list(MODES), choices=MODES, is_list=True),
-)
-
 SPEED = Schema(
     "speed",
     columns=(text("encoding"), text("backend"), text("mode"), integer("seq_len"), integer("batch_size"),
@@ -53,7 +45,8 @@ SPEED = Schema(
              number("ratio_ci_high"), text("nope_backend", ""), number("ratio_vs_nope_same_backend"),
              number("peak_mem_mb"), text("peak_mem_method", ""),
              number("compile_s"), *OUTCOME_COLUMNS, *RUN_COLUMNS),
-    key=("encoding", "backend", "mode", "seq_len", "batch_size", "preset", "device", "dtype", "threads"),
+    key=("encoding", "backend", "mode", "seq_len", "batch_size", "preset", *MACHINE_KEY),
+    run_key=("batch_size", "preset", *MACHINE_KEY),
 )
 
 

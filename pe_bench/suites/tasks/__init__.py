@@ -2,34 +2,39 @@
 
 Each encoding, and with ``--randomize-positions`` its randomized-positions variant, is trained
 on each task (pe_bench/tasks/) at lengths up to L and answers greedily through the KV cache
-(measure.py says how). spec.py declares the settings, presets, options, the table and the
-checks made before any work; report.py renders the rows and the summary columns; the figures
-are in pe_bench/figures/tasks.py.
+(measure.py says how). spec.py declares the settings (with their options), presets, the table
+and the checks made before any work; report.py renders the rows and the summary columns;
+figures.py draws them.
 """
 
 from __future__ import annotations
 
-from pe_bench.figures.tasks import FIGURES
+from typing import Any
+
+from pe_bench.runtime import Runtime
 from pe_bench.suite import Suite
-from pe_bench.suites.tasks import measure, report, spec
-from pe_bench.suites.tasks.measure import evaluate_one, run_tasks
+from pe_bench.suites.tasks import figures, measure, report, spec
+from pe_bench.suites.tasks.measure import evaluate_one
 from pe_bench.suites.tasks.spec import PRESETS, TASKS_TABLE, Recipe, TasksSettings
 
-SUITE = Suite(
-    name="tasks",
-    description="passkey, copy, associative recall, flip-flop: train at L, greedy accuracy at L..8L, randomized positions",
-    tables=(TASKS_TABLE,),
-    options=spec.OPTIONS,
-    presets=PRESETS,
-    validate=spec.validate,
-    run=measure.run,
-    render=report.render,
-    selects=lambda s, runtime: {"tasks": {"seed": s.seeds, "preset": s.model, "device": runtime.device_name,
-                                          "dtype": runtime.dtype_name, "threads": runtime.threads}},
-    summary=report.SUMMARY,
-    figures=FIGURES,
-    memory=spec.memory,
-    check=spec.check,
-)
 
-__all__ = ["PRESETS", "SUITE", "TASKS_TABLE", "Recipe", "TasksSettings", "evaluate_one", "run_tasks"]
+class Tasks(Suite):
+    name = "tasks"
+    description = "passkey, copy, associative recall, flip-flop: train at L, greedy accuracy at L..8L, randomized positions"
+    presets = PRESETS
+    tables = (TASKS_TABLE,)
+    summary = report.SUMMARY
+    figures = figures.FIGURES
+    run = staticmethod(measure.measure)
+    render = staticmethod(report.render)
+    validate = staticmethod(spec.validate)
+    check = staticmethod(spec.check)
+    memory = staticmethod(spec.memory)
+
+    def run_values(self, settings: TasksSettings, runtime: Runtime) -> dict[str, Any]:
+        return {**super().run_values(settings, runtime), "preset": settings.model, "seed": settings.seeds}
+
+
+SUITE = Tasks()
+
+__all__ = ["PRESETS", "SUITE", "TASKS_TABLE", "Recipe", "Tasks", "TasksSettings", "evaluate_one"]

@@ -28,7 +28,7 @@ from pe_bench.model import Transformer, build_model
 from pe_bench.progress import Progress
 from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime
-from pe_bench.suite import Existing, RunContext
+from pe_bench.suite import RunContext
 from pe_bench.suites.tasks.spec import LEARNED, RAND, TASKS_TABLE, TasksSettings, identity
 from pe_bench.tasks import TASKS
 from pe_bench.tasks.batches import sampler, stack
@@ -81,13 +81,11 @@ def _accuracy(model: Transformer, task: str, length: int, depth: str, seed: int,
     return (exact_match(predicted, tokens, answer) if spec.exact else per_token), per_token
 
 
-def _keys(name: str, randomized: bool, task: str, seed: int, settings: TasksSettings, runtime: Runtime
-          ) -> list[dict]:
+def _keys(name: str, randomized: bool, task: str, seed: int, settings: TasksSettings) -> list[dict]:
+    """The keys of one model's rows within a run, for ``--resume``."""
     recipe = settings.recipe(task)
     return [{"encoding": name, "variant": variant_name(name, randomized), "task": task,
-             "train_len": recipe.train_len, "eval_len": length, "depth": depth, "steps": recipe.steps,
-             "seed": seed, "preset": settings.model, "device": runtime.device_name,
-             "dtype": runtime.dtype_name, "threads": runtime.threads}
+             "train_len": recipe.train_len, "eval_len": length, "depth": depth, "steps": recipe.steps, "seed": seed}
             for length, depth in _evaluations(task, settings)]
 
 
@@ -127,22 +125,17 @@ def evaluate_one(name: str, task: str, randomized: bool, seed: int, settings: Ta
     return rows
 
 
-def run_tasks(encodings: tuple[str, ...], settings: TasksSettings, runtime: Runtime,
-              progress: Progress | None = None, out: Path = Path("results"),
-              existing: Existing | None = None) -> Iterator[tuple[Schema, list]]:
+def measure(encodings: tuple[str, ...], settings: TasksSettings, ctx: RunContext) -> Iterator[tuple[Schema, list]]:
     """Every encoding x variant x task x seed; yields each model's rows as soon as they are measured.
 
-    A model whose rows ``existing`` already holds (``--resume``) is skipped altogether.
+    A model whose rows are saved already (``--resume``: ``ctx.done``) is skipped altogether;
+    checkpoints live in ``ctx.out / "checkpoints"``.
     """
-    existing = existing or Existing()
     for name in encodings:
         for randomized in settings.variants:
             for task in settings.tasks:
                 for seed in settings.seeds:
-                    if existing.has(TASKS_TABLE, _keys(name, randomized, task, seed, settings, runtime)):
+                    if ctx.done(TASKS_TABLE, _keys(name, randomized, task, seed, settings)):
                         continue
-                    yield TASKS_TABLE, evaluate_one(name, task, randomized, seed, settings, runtime, out, progress)
-
-
-def run(encodings: tuple[str, ...], settings: TasksSettings, ctx: RunContext) -> Iterator[tuple[Schema, list]]:
-    return run_tasks(encodings, settings, ctx.runtime, ctx.progress, ctx.out, ctx.existing)
+                    yield TASKS_TABLE, evaluate_one(name, task, randomized, seed, settings, ctx.runtime, ctx.out,
+                                                    ctx.progress)

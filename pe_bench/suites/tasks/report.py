@@ -37,10 +37,6 @@ def by_length(df: pd.DataFrame, per_seed: bool = False) -> pd.DataFrame:
             .reset_index())
 
 
-def _cell(accuracy: float) -> str:
-    return "n/a" if accuracy != accuracy else f"{accuracy:.2f}"
-
-
 def _seeds_note(df: pd.DataFrame) -> str:
     seeds = sorted(int(s) for s in df["seed"].dropna().unique())
     return ONE_SEED if len(seeds) <= 1 else f"mean ± 95 % interval over {len(seeds)} seeds ({', '.join(map(str, seeds))})"

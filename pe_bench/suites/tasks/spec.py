@@ -8,11 +8,11 @@ from pathlib import Path
 from pe_bench import checkpoints
 from pe_bench.errors import InputError
 from pe_bench.model import ModelConfig, build_model, estimate_bytes, preset
-from pe_bench.options import as_given, check_int, choice_list, switch
-from pe_bench.results.schema import OUTCOME_COLUMNS, Schema, flag, integer, number, text
+from pe_bench.options import check_int, option, parse_float_list
+from pe_bench.results.schema import MACHINE_KEY, OUTCOME_COLUMNS, Schema, flag, integer, number, text
 from pe_bench.runtime import Runtime
-from pe_bench.seeds import SEEDS, check_seeds
-from pe_bench.suite import Option
+from pe_bench.seeds import check_seeds, seeds_option
+from pe_bench.suites.extrapolation.spec import RETRAIN, STEPS, TRAIN_LEN
 from pe_bench.tasks import TASKS, check_length
 from pe_bench.tasks.flipflop import PROBS, check_probs
 from pe_bench.training import TrainConfig
@@ -36,21 +36,26 @@ class Recipe:
 
 @dataclass(frozen=True)
 class TasksSettings:
-    """What the tasks suite trains and measures; presets below, any field can be overridden."""
+    """What the tasks suite trains and measures; presets below; the ``option`` fields are command-line options."""
 
     model: str  # model preset name, reshaped by d_model / n_layers
     d_model: int
     n_layers: int
     recipes: tuple[tuple[str, Recipe], ...]  # per task
-    tasks: tuple[str, ...] = tuple(TASKS)
-    train_len: int | None = None  # overrides every task's L
-    steps: int | None = None  # overrides every task's steps
+    tasks: tuple[str, ...] = option("tasks, comma-separated", tuple(TASKS), choices=tuple(TASKS))
+    train_len: int | None = option(TRAIN_LEN, None)  # overrides every task's L
+    steps: int | None = option(STEPS, None)  # overrides every task's steps
     n_examples: int = 32  # evaluation examples per length (and depth)
     factors: tuple[int, ...] = FACTORS  # evaluation lengths, as multiples of L
-    randomize_positions: int = 0  # 0: plain only; F: also "<encoding>+rand", positions from [0, F x L)
-    retrain: bool = False
-    seeds: tuple[int, ...] = (0,)  # each trained and evaluated separately; reports aggregate over them
-    flip_flop_probs: tuple[float, float, float] = PROBS  # flip-flop's training mix: write, ignore, read
+    #: 0: plain only; F: also "<encoding>+rand", positions from [0, F x L)
+    randomize_positions: int = option("also train with randomized positions from [0, N x L) (Ruoss et al. 2023), "
+                                      "reported as <encoding>+rand", 0,
+                                      convert=lambda value, flag: _span_too_small(value, flag))
+    retrain: bool = option(RETRAIN, False)
+    seeds: tuple[int, ...] = seeds_option((0,))  # each trained and evaluated separately; reports aggregate over them
+    #: flip-flop's training mix: write, ignore, read
+    flip_flop_probs: tuple[float, ...] = option("flip-flop's training mix: p_write,p_ignore,p_read (sum 1, p_read > 0)",
+                                                PROBS, convert=lambda text, flag: check_probs(parse_float_list(text, flag), flag))
 
     def task_options(self, task: str) -> dict[str, object]:
         """The keyword arguments ``task``'s generator takes from these settings (``Task.options``)."""
@@ -102,25 +107,6 @@ PRESETS: dict[str, TasksSettings] = {
                                                Recipe(32, 3000, 1e-3, 64), Recipe(64, 3000, 1e-3, 32))),
 }
 
-OPTIONS = (
-    Option("tasks", "tasks, comma-separated", choice_list(tuple(TASKS)), choices=tuple(TASKS), is_list=True),
-    Option("train_len", "training length L", as_given, type=int),
-    Option("steps", "training steps", as_given, type=int),
-    Option("randomize_positions", "also train with randomized positions from [0, N x L) (Ruoss et al. 2023), "
-           "reported as <encoding>+rand", lambda value, flag: _span_too_small(value, flag), type=int),
-    Option("flip_flop_probs", "flip-flop's training mix: p_write,p_ignore,p_read (sum 1, p_read > 0)",
-           lambda text, flag: check_probs(_floats(text, flag), flag)),
-    Option("retrain", "train even if a checkpoint exists", switch, type=bool, is_flag=True),
-    SEEDS,
-)
-
-
-def _floats(text: str, flag: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(item) for item in text.split(","))
-    except ValueError:
-        raise InputError(f"{flag} takes comma-separated numbers, got '{text}'") from None
-
 
 TASKS_TABLE = Schema(
     "tasks",
@@ -129,8 +115,8 @@ TASKS_TABLE = Schema(
              integer("n_examples"), flag("learned", False), integer("seed"), integer("steps"), number("lr"),
              integer("params"), number("final_loss"), text("preset"), *OUTCOME_COLUMNS, text("device"),
              text("dtype"), integer("threads"), text("torch_version")),
-    key=("encoding", "variant", "task", "train_len", "eval_len", "depth", "steps", "seed", "preset", "device",
-         "dtype", "threads"),
+    key=("encoding", "variant", "task", "train_len", "eval_len", "depth", "steps", "seed", "preset", *MACHINE_KEY),
+    run_key=("seed", "preset", *MACHINE_KEY),
 )
 
 

@@ -16,9 +16,9 @@ from pe_bench.figures.common import (
     FigureSpec, NoUsableRows, colour, legend_outside, log_x, one_setting, order, prepare, subplots, title,
 )
 from pe_bench.results.tables import is_true
+from pe_bench.suites.tasks.spec import RAND
 from pe_bench.tasks import TASKS
 
-RAND = "+rand"
 SETTING = ("preset", "device", "dtype")  # every seed of that setting: lines are means over seeds
 
 

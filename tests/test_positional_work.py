@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from pe_bench.encodings import ENCODINGS, Family
-from pe_bench.measure.positional_work import positional_work_seconds
+from pe_bench.positional_work import positional_work_seconds
 from pe_bench.runtime import make_runtime
 
 from conftest import ALL_ENCODINGS, tiny_model

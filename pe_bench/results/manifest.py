@@ -183,6 +183,18 @@ def check(out: Path) -> str | None:
     return None
 
 
+def problem(out: Path) -> str | None:
+    """Why ``out``'s manifest is not a readable pe-bench manifest ("it is not JSON: ..."), or None
+    when it is one or there is none. Changes nothing (``check`` is what moves it aside)."""
+    try:
+        _read(out / FILENAME)
+    except _Corrupt as e:
+        return str(e)
+    except InputError:  # a folder, a FIFO, unreadable: ``check`` says which, in full
+        return "it is not a regular file pe-bench can read"
+    return None
+
+
 def runs(out: Path) -> list[dict[str, Any]]:
     """The runs recorded in ``out``'s manifest, oldest first; [] if there is none or it does not parse
     (``check`` moves such a manifest aside). InputError if it is not a regular file or cannot be read."""

@@ -45,7 +45,8 @@ def draw_speed_ratio(speed: pd.DataFrame) -> Figure:
     legend_outside(axes)
     first = df.iloc[0]
     how = f"best of backends {', '.join(backends)} per point" if len(backends) > 1 else f"backend {backends[0]}"
-    title(fig, "Step time relative to NoPE on its fastest backend (below 1: faster than NoPE)",
+    # what it plots, not "per backend": each point is the encoding's fastest backend there
+    title(fig, "Step time on each encoding's fastest backend over NoPE's on its fastest (below 1: faster than NoPE)",
           f"{how}; batch {first['batch_size']}, {first['device']}, {first['dtype']}{note}")
     return fig
 

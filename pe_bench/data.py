@@ -82,10 +82,11 @@ def _size(n: int) -> str:
     return f"{n / (1 << 20):,.1f} MiB" if n >= 1 << 20 else f"{n:,} bytes"
 
 
-def _walk(top: Path) -> Iterator[Path]:
+def _walk(top: Path, folder_links: list[Path] | None = None) -> Iterator[Path]:
     """Every regular file under ``top`` (unsorted), dot-names left out; InputError for anything unreadable.
 
-    Iterative (a stack, not recursion): no folder is too deep.
+    Iterative (a stack, not recursion): no folder is too deep. The links to folders it does not
+    follow are appended to ``folder_links``, so a folder of nothing else can say so.
     """
     stack = [top]
     while stack:
@@ -107,6 +108,8 @@ def _walk(top: Path) -> Iterator[Path]:
                 if entry.is_symlink():
                     mode = os.stat(path).st_mode  # follows the link
                     if stat.S_ISDIR(mode):
+                        if folder_links is not None:
+                            folder_links.append(path)
                         continue  # a link to a folder is not followed (documented above)
                 else:
                     mode = entry.stat(follow_symlinks=False).st_mode
@@ -134,10 +137,26 @@ def corpus_files(path: Path) -> list[Path]:
         return [path]
     if not stat.S_ISDIR(mode):
         raise InputError(f"--corpus {path} is not a regular file or folder ({paths.kind(mode)}); {_GIVE}")
-    files = sorted(_walk(path))
+    folder_links: list[Path] = []
+    files = sorted(_walk(path, folder_links))
     if not files:
-        raise InputError(f"--corpus {path} holds no files; {_GIVE}")
+        raise InputError(f"--corpus {path} holds no files{_only_links(sorted(folder_links))}; {_GIVE}")
     return files
+
+
+def _only_links(links: list[Path]) -> str:
+    """What a folder without files holds instead: '', or its links to folders, a loop named as one."""
+    if not links:
+        return ""
+
+    def said(link: Path) -> str:
+        target = link.resolve()
+        if link.parent.resolve().is_relative_to(target):  # it points at its own folder or one above
+            return f"{link} is a symbolic link loop (to {target}, which holds it)"
+        return f"{link} links to the folder {target}"
+
+    shown = "; ".join(said(link) for link in links[:3]) + (f"; and {len(links) - 3} more" if len(links) > 3 else "")
+    return f", only symbolic links to folders, which are not followed: {shown}"
 
 
 class _Reader:

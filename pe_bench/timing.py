@@ -86,8 +86,9 @@ MEMORY_METHOD = {
 }
 
 
-#: what torch's C++ allocator logs when the profiler sees a block freed that was allocated before it started:
-#: expected here (blocks made before the step and freed in it), and said straight to the process's stderr, past Python's warnings
+#: what torch's C++ allocator logs when the profiler sees a block freed that was allocated before it
+#: started: expected here (blocks made before the step and freed in it), and written straight to the
+#: process's stderr, past Python's warnings filters
 PROFILER_NOISE = re.compile(rb"\[W[^\]\n]*CPUAllocator\.cpp:\d+\] Memory block of unknown size was allocated "
                             rb"before the profiling started[^\n]*\n?")
 

@@ -1,4 +1,5 @@
-"""Timing helpers: the order of interleaved rounds; the CPU peak-memory probe keeps torch's profiler line off stderr (no timing is asserted anywhere)."""
+"""Timing helpers: the order of interleaved rounds; the CPU peak-memory probe keeps torch's
+profiler line off stderr. No timing is asserted anywhere."""
 
 import os
 import subprocess

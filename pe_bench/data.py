@@ -139,24 +139,19 @@ def corpus_files(path: Path) -> list[Path]:
         raise InputError(f"--corpus {path} is not a regular file or folder ({paths.kind(mode)}); {_GIVE}")
     folder_links: list[Path] = []
     files = sorted(_walk(path, folder_links))
-    if not files:
-        raise InputError(f"--corpus {path} holds no files{_only_links(sorted(folder_links))}; {_GIVE}")
+    if not files:  # say what it holds instead: links to folders (not followed), loops among them
+        links = "; ".join(map(_link_note, sorted(folder_links)[:3])) + ("; ..." if len(folder_links) > 3 else "")
+        only = f", only symbolic links to folders, which are not followed: {links}" if folder_links else ""
+        raise InputError(f"--corpus {path} holds no files{only}; {_GIVE}")
     return files
 
 
-def _only_links(links: list[Path]) -> str:
-    """What a folder without files holds instead: '', or its links to folders, a loop named as one."""
-    if not links:
-        return ""
-
-    def said(link: Path) -> str:
-        target = link.resolve()
-        if link.parent.resolve().is_relative_to(target):  # it points at its own folder or one above
-            return f"{link} is a symbolic link loop (to {target}, which holds it)"
-        return f"{link} links to the folder {target}"
-
-    shown = "; ".join(said(link) for link in links[:3]) + (f"; and {len(links) - 3} more" if len(links) > 3 else "")
-    return f", only symbolic links to folders, which are not followed: {shown}"
+def _link_note(link: Path) -> str:
+    """A link to a folder, in words: a loop if it points at its own folder or one above."""
+    target = link.resolve()
+    if link.parent.resolve().is_relative_to(target):
+        return f"{link} is a symbolic link loop (to {target}, which holds it)"
+    return f"{link} links to the folder {target}"
 
 
 class _Reader:

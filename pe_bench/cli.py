@@ -191,6 +191,8 @@ def _run_and_report(encodings: tuple[str, ...], out: Path, **given: Any) -> None
         console.print(f"skipped figure {name}: {reason}")
     console.print(f"wrote {out}/summary.md, summary.csv, differences.csv, manifest.json, the tables"
                   + (f" and {len(done.figures)} figures in {out}/plots/" if done.figures else ""))
+    for line in done.notes:
+        console.print(line, markup=False, highlight=False)
 
 
 def _measuring_command(name: str, doc: str, encodings: inspect.Parameter,

@@ -82,10 +82,11 @@ def _size(n: int) -> str:
     return f"{n / (1 << 20):,.1f} MiB" if n >= 1 << 20 else f"{n:,} bytes"
 
 
-def _walk(top: Path) -> Iterator[Path]:
+def _walk(top: Path, folder_links: list[Path] | None = None) -> Iterator[Path]:
     """Every regular file under ``top`` (unsorted), dot-names left out; InputError for anything unreadable.
 
-    Iterative (a stack, not recursion): no folder is too deep.
+    Iterative (a stack, not recursion): no folder is too deep. The links to folders it does not
+    follow are appended to ``folder_links``, so a folder of nothing else can say so.
     """
     stack = [top]
     while stack:
@@ -107,6 +108,8 @@ def _walk(top: Path) -> Iterator[Path]:
                 if entry.is_symlink():
                     mode = os.stat(path).st_mode  # follows the link
                     if stat.S_ISDIR(mode):
+                        if folder_links is not None:
+                            folder_links.append(path)
                         continue  # a link to a folder is not followed (documented above)
                 else:
                     mode = entry.stat(follow_symlinks=False).st_mode
@@ -134,10 +137,21 @@ def corpus_files(path: Path) -> list[Path]:
         return [path]
     if not stat.S_ISDIR(mode):
         raise InputError(f"--corpus {path} is not a regular file or folder ({paths.kind(mode)}); {_GIVE}")
-    files = sorted(_walk(path))
-    if not files:
-        raise InputError(f"--corpus {path} holds no files; {_GIVE}")
+    folder_links: list[Path] = []
+    files = sorted(_walk(path, folder_links))
+    if not files:  # say what it holds instead: links to folders (not followed), loops among them
+        links = "; ".join(map(_link_note, sorted(folder_links)[:3])) + ("; ..." if len(folder_links) > 3 else "")
+        only = f", only symbolic links to folders, which are not followed: {links}" if folder_links else ""
+        raise InputError(f"--corpus {path} holds no files{only}; {_GIVE}")
     return files
+
+
+def _link_note(link: Path) -> str:
+    """A link to a folder, in words: a loop if it points at its own folder or one above."""
+    target = link.resolve()
+    if link.parent.resolve().is_relative_to(target):
+        return f"{link} is a symbolic link loop (to {target}, which holds it)"
+    return f"{link} links to the folder {target}"
 
 
 class _Reader:

@@ -34,13 +34,14 @@ from pe_bench.errors import InputError
 from pe_bench.figures import FORMATS, NothingToPlot, PlotReport, draw_figures
 from pe_bench.figures.encodings import FIGURES as ENCODING_FIGURES
 from pe_bench.figures.common import FigureSpec
+from pe_bench.machine import busy_notice, machine_load
 from pe_bench.options import check_seed
 from pe_bench.progress import Progress
 from pe_bench.ranks import batches, from_main, work_alongside
 from pe_bench.results import manifest
 from pe_bench.results.files import remove_stale_temporaries
 from pe_bench.results.folder import check_writable_folder, claim, is_owned, locked
-from pe_bench.results.summary import SummaryPart, write_report
+from pe_bench.results.summary import SummaryPart, run_notes, write_report
 from pe_bench.results.tables import key_text, read_table, upsert
 from pe_bench.runtime import Runtime, check_memory
 from pe_bench.seeds import check_resume, seed_overrides
@@ -73,6 +74,7 @@ class Finished:
     skipped_figures: list[tuple[str, str]]
     differences: pd.DataFrame = field(default_factory=pd.DataFrame)  # the summary's claims tested across seeds
     parts: list[SummaryPart] = field(default_factory=list)  # the summary's columns: those of the suites that ran
+    notes: list[str] = field(default_factory=list)  # what the end of the run says (rows too noisy to trust, ...)
 
 
 def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runtime: Runtime, out: Path,
@@ -115,7 +117,8 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
         check_resume(out, suite, settings[suite.name])  # the same seeds as the run it resumes
     # last: it moves a corrupt manifest aside (rank 0 alone: the others never write)
     notice = manifest.check(out) if out.is_dir() and runtime.world.is_main else None
-    return Plan(encodings, settings, runtime, out, preset, seed, resume, notices=[notice] if notice else [])
+    busy = busy_notice(machine_load()) if runtime.world.is_main else None  # before any work of ours
+    return Plan(encodings, settings, runtime, out, preset, seed, resume, notices=[n for n in (busy, notice) if n])
 
 
 def check_figures_folder(plots: Path) -> None:
@@ -248,7 +251,7 @@ def _finish(run_plan: Plan, draw_plots: bool, command: list[str] | None) -> Fini
     summary, differences = write_report(run_plan.out, tables, parts, encodings=run_plan.encodings,
                                         preset=run_plan.preset, runtime_record=run_plan.runtime.record(),
                                         command=_quoted(command), suite_tables=suite_tables, figures=figures)
-    return Finished(summary, suite_tables, figures, skipped, differences, parts)
+    return Finished(summary, suite_tables, figures, skipped, differences, parts, run_notes(tables, parts))
 
 
 def figure_specs(suites: Iterable[str] | None = None) -> list[FigureSpec]:

@@ -7,9 +7,13 @@ read; results are medians and inter-quartile ranges, never means of noisy sample
 from __future__ import annotations
 
 import os
+import re
 import statistics
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import torch
@@ -82,6 +86,47 @@ MEMORY_METHOD = {
 }
 
 
+#: what torch's C++ allocator logs when the profiler sees a block freed that was allocated before it
+#: started: expected here (blocks made before the step and freed in it), and written straight to the
+#: process's stderr, past Python's warnings filters
+PROFILER_NOISE = re.compile(rb"\[W[^\]\n]*CPUAllocator\.cpp:\d+\] Memory block of unknown size was allocated "
+                            rb"before the profiling started[^\n]*\n?")
+
+
+@contextmanager
+def without_profiler_noise() -> Iterator[None]:
+    """Run the block with file descriptor 2 captured; write back all of it but PROFILER_NOISE.
+
+    The CLI quiets torch's C++ log with TORCH_CPP_LOG_LEVEL, which only works if set before
+    torch is imported; a library caller has imported torch already, so the one line is taken
+    out here instead, and anything else written to stderr meanwhile still reaches it.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no fd 2 (a closed or replaced stderr): nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            rest = memoryview(PROFILER_NOISE.sub(b"", capture.read()))
+            try:
+                while rest:
+                    rest = rest[os.write(2, rest):]
+            except OSError:  # stderr gone (a closed pipe): what it would have shown is lost, as it would be
+                pass
+
+
 def peak_memory(fn: Callable[[], object], runtime: Runtime) -> tuple[float, str]:
     """Peak bytes allocated during one call of ``fn`` on top of what was allocated before it.
 
@@ -103,7 +148,7 @@ def peak_memory(fn: Callable[[], object], runtime: Runtime) -> tuple[float, str]
     # kineto logs two lines per profile unless told otherwise; this quiets only the profiler
     # started here, and a value the user set wins
     os.environ.setdefault("KINETO_LOG_LEVEL", "6")
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with without_profiler_noise(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
                     if e.name() == "[memory]")

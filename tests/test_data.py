@@ -118,6 +118,19 @@ def test_a_symlink_loop_says_so(tmp_path):
         load_corpus(folder)
 
 
+def test_a_folder_holding_only_a_link_loop_names_the_loop_not_no_files(tmp_path):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "self").symlink_to(folder)  # a link back to its own folder: never followed, so no files
+    with pytest.raises(InputError) as error:
+        load_corpus(folder)
+    assert f"{folder / 'self'} is a symbolic link loop" in str(error.value)
+    (folder / "self").unlink()
+    (folder / "other").symlink_to(write_text_files(tmp_path / "elsewhere", n=1))
+    with pytest.raises(InputError, match=r"only symbolic links to folders, which are not followed: .*other links to"):
+        load_corpus(folder)
+
+
 def test_a_broken_link_inside_a_folder_is_named_and_a_missing_corpus_does_not_exist(tmp_path):
     folder = write_text_files(tmp_path / "c")
     (folder / "gone.txt").symlink_to(tmp_path / "nowhere")

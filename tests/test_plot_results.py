@@ -11,7 +11,6 @@ from figure_tables import COLUMNS, PNG_MAGIC, speed_rows, table, tables
 
 from pe_bench.errors import InputError
 from pe_bench.figures import NothingToPlot
-from pe_bench.results.folder import MARKER
 from pe_bench.runner import figure_specs, plot_results
 
 ALL_NAMES = [spec.name for spec in figure_specs()]
@@ -51,8 +50,8 @@ def test_all_seven_tables_draw_all_thirteen_figures_as_valid_pngs(all_six):
 def test_results_are_left_untouched_and_no_temporary_file_remains(all_six):
     results, before, _ = all_six
     assert {p.name: p.read_bytes() for p in results.glob("*.csv")} == before
-    # the figures folder of a folder pe-bench did not make is marked as pe-bench's, and holds nothing else
-    assert sorted(p.name for p in (results / "plots").iterdir()) == sorted([*(f"{n}.png" for n in ALL_NAMES), MARKER])
+    # a folder of pe-bench's tables is pe-bench's (results/recognise.py): its plots/ holds the figures alone
+    assert sorted(p.name for p in (results / "plots").iterdir()) == sorted(f"{n}.png" for n in ALL_NAMES)
 
 
 def test_missing_tables_are_skipped_with_the_table_named_and_encoding_figures_still_drawn(tmp_path: Path):

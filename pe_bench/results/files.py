@@ -32,6 +32,11 @@ def temporary_name(target: str, pid: int | None = None) -> str:
     return f".{target[:100]}.pe-bench.{os.getpid() if pid is None else pid}.{secrets.token_hex(4)}.tmp"
 
 
+def is_temporary_name(name: str) -> bool:
+    """True for a name ``temporary_name`` makes: a temporary of pe-bench's, finished or not."""
+    return _TEMPORARY.fullmatch(name) is not None
+
+
 def _create_temporary(path: Path) -> Path:
     """Create an empty, owner-only temporary file next to ``path``; never reuses an existing name."""
     while True:

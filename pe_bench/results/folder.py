@@ -3,9 +3,12 @@
 pe-bench writes only into a folder it created or one marked as a pe-bench results folder:
 the marker is a small file, ``.pe-bench``, written when pe-bench first claims a folder. A
 folder that does not exist yet or is empty may be claimed; so may one holding a pe-bench
-``manifest.json`` (results written before the marker existed). Any other folder with files
-in it is refused before any work, so ``--out ~`` or ``--out .`` can never overwrite a user's
-own ``summary.md``, ``manifest.json`` or ``plots/``.
+``manifest.json`` (results written before the marker existed), and one whose every file is
+pe-bench's, recognised by its content (recognise.py): a fresh git clone has no markers
+(``.gitignore`` drops them), and its manifest may be corrupt, which the run then says and moves
+aside. Any other folder with files in it is refused before any work, naming the files that are
+not pe-bench's, so ``--out ~`` or ``--out .`` can never overwrite a user's own ``summary.md``,
+``manifest.json`` or ``plots/``.
 
 One writer at a time: a run holds an exclusive OS file lock (``flock``) on
 ``<folder>/.pe-bench.lock`` while it measures and writes; the kernel releases it when the
@@ -28,7 +31,9 @@ from pathlib import Path
 
 from pe_bench import paths
 from pe_bench.errors import InputError, OutputError
+from pe_bench.results import manifest
 from pe_bench.results.files import write_atomic
+from pe_bench.results.recognise import Entries, classify
 
 MARKER = ".pe-bench"
 LOCK = ".pe-bench.lock"
@@ -48,9 +53,20 @@ def _is_pe_bench_manifest(path: Path) -> bool:
                                                          for r in runs)
 
 
-def is_owned(folder: Path) -> bool:
-    """True for a folder pe-bench marked, or one holding a manifest pe-bench wrote."""
+def _marked(folder: Path) -> bool:
     return (folder / MARKER).is_file() or _is_pe_bench_manifest(folder / "manifest.json")
+
+
+def _entries(folder: Path, depth: int = 0) -> Entries:
+    """``folder``'s entries as recognise.py sees them; a subfolder that is a results folder of
+    pe-bench's (``results/quick`` in ``results/``) is one of its own, one level down."""
+    return classify(folder, OWN_NAMES, lambda sub: depth == 0 and (_marked(sub) or _entries(sub, 1).owned))
+
+
+def is_owned(folder: Path) -> bool:
+    """True for a folder pe-bench marked, one holding a manifest pe-bench wrote, or one whose every
+    file is pe-bench's by its content (a fresh clone of committed results: recognise.py)."""
+    return _marked(folder) or (folder.is_dir() and _entries(folder).owned)
 
 
 def _check_path(folder: Path, flag: str) -> None:
@@ -99,13 +115,18 @@ def check_writable_folder(folder: Path, flag: str = "--out") -> None:
         raise InputError(f"{flag} {folder} is an existing file; give a folder (created if missing)")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(f"{flag} {folder} is not writable")
-    if is_owned(folder):
+    if _marked(folder):
         return
-    others = sorted(p.name for p in folder.iterdir() if p.name not in OWN_NAMES)
-    if others:
-        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-        raise InputError(f"{flag} {folder} holds files pe-bench did not write ({shown}); give a new or empty "
-                         f"folder, or one pe-bench made (it holds a {MARKER} file)")
+    entries = _entries(folder)
+    if entries.owned or not (entries.foreign or entries.names):
+        return
+    # with nothing recognised, pe-bench's names (a manifest.json, a plots/) may well be the user's too
+    others = entries.foreign if entries.recognised else sorted(entries.foreign + entries.names)
+    shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+    why = manifest.problem(folder) if os.path.lexists(folder / manifest.FILENAME) else None
+    corrupt = f"; its {manifest.FILENAME} is not a pe-bench manifest ({why})" if why else ""
+    raise InputError(f"{flag} {folder} holds files pe-bench did not write ({shown}){corrupt}; give a new or "
+                     f"empty folder, or one pe-bench made (it holds a {MARKER} file)")
 
 
 def claim(folder: Path) -> None:

@@ -2,8 +2,9 @@
 
 Every run appends an entry — pe-bench version, git commit (if pe-bench runs from a git
 checkout), torch version, device, threads, dtype, preset, every suite's full settings,
-seeds, corpus and checksum, start and end times, the command line, how it ended and how
-long each suite took — and updates it when the run ends, interrupted or not. The file is
+seeds, corpus and checksum, start and end times, the command line, the machine's load when
+it started (``load_at_start``: pe_bench/machine.py), how it ended and how long each suite
+took — and updates it when the run ends, interrupted or not. The file is
 rewritten atomically.
 
 A manifest is never silently replaced. ``check`` (before any work) and ``record`` move a
@@ -32,6 +33,7 @@ import torch
 from pe_bench import __version__
 from pe_bench import paths
 from pe_bench.errors import InputError
+from pe_bench.machine import machine_load
 from pe_bench.results.files import write_atomic
 
 FILENAME = "manifest.json"
@@ -79,8 +81,8 @@ def new_entry(*, encodings: tuple[str, ...], suites: dict[str, Any], preset: str
     return {
         "pe_bench_version": __version__, "git_commit": git_commit(), "torch_version": torch.__version__,
         "python_version": sys.version.split()[0], "command": shlex.join(command if command is not None else sys.argv),
-        "started_at": now(), "ended_at": None, "status": "running", "encodings": list(encodings),
-        "preset": preset, "seed": seed, "resume": resume, **runtime_record,
+        "started_at": now(), "load_at_start": machine_load(), "ended_at": None, "status": "running",
+        "encodings": list(encodings), "preset": preset, "seed": seed, "resume": resume, **runtime_record,
         "suites": {name: plain(settings) for name, settings in suites.items()},
         **plain(records), "suite_seconds": {}, "rows_written": {},
     }
@@ -178,6 +180,18 @@ def check(out: Path) -> str | None:
         _read(path)
     except _Corrupt as e:
         return move_aside(path, str(e))
+    return None
+
+
+def problem(out: Path) -> str | None:
+    """Why ``out``'s manifest is not a readable pe-bench manifest ("it is not JSON: ..."), or None
+    when it is one or there is none. Changes nothing (``check`` is what moves it aside)."""
+    try:
+        _read(out / FILENAME)
+    except _Corrupt as e:
+        return str(e)
+    except InputError:  # a folder, a FIFO, unreadable: ``check`` says which, in full
+        return "it is not a regular file pe-bench can read"
     return None
 
 

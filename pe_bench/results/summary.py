@@ -43,6 +43,8 @@ class SummaryPart:
     each of ``columns`` (missing ones stay empty); ``display`` is (title, cell) pairs for the
     terminal and Markdown tables; ``legend`` explains them in summary.md. ``claims`` are the
     comparisons the part's columns suggest, tested across seeds (results/claims.py).
+    ``notes(tables)`` returns lines the user must read about this run's rows (noisy timings),
+    shown at the end of the run and at the top of summary.md; none by default.
     """
 
     columns: tuple[str, ...]
@@ -50,6 +52,12 @@ class SummaryPart:
     display: tuple[tuple[str, Callable[[Mapping[str, Any]], str]], ...]
     legend: str
     claims: tuple[Claim, ...] = ()
+    notes: Callable[[Mapping[str, pd.DataFrame]], list[str]] = lambda tables: []
+
+
+def run_notes(tables: Mapping[str, pd.DataFrame], parts: Sequence[SummaryPart]) -> list[str]:
+    """Every part's notes on ``tables`` (this run's rows), in part order: what the end of a run says."""
+    return [line for part in parts for line in part.notes(tables)]
 
 
 def _missing(value: object) -> bool:
@@ -191,11 +199,13 @@ def write_report(out: Path, tables: Mapping[str, pd.DataFrame], parts: Sequence[
     compared = differences(tables, baseline_first, parts)
     write_atomic(out / "differences.csv", compared.to_csv(index=False))  # headers alone: nothing compared
     titles, cells = display_rows(summary, parts)
+    notes = run_notes(tables, parts)  # noisy timings: said before the summary that holds them
     parts_md = [
         "# pe-bench results",
         f"Made by `{command}` on {runtime_record['device']}, {runtime_record['threads']} threads, "
         f"{runtime_record['dtype']}, torch {runtime_record['torch_version']} (preset `{preset}`). "
         "Every figure below was measured by that command; `manifest.json` records the full settings.",
+        *(["## Warnings", "\n".join(f"- {line}" for line in notes)] if notes else []),
         "## Summary",
         markdown_table(titles, cells),
         " ".join(part.legend for part in parts),

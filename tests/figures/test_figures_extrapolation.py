@@ -46,6 +46,16 @@ def test_ppl_panels_and_where_a_variant_stops_having_a_perplexity():
     assert "learned" not in " ".join(line.get_label() for line in sliding.lines)
 
 
+def test_a_variant_with_a_single_point_at_l_shows_above_the_training_length_line():
+    fig = draw_ppl_vs_length(tables()["extrapolation"])
+    nonoverlap = next(ax for ax in fig.axes if ax.get_title())
+    lines = {line.get_label(): line for line in nonoverlap.lines}
+    learned, at_l, rope = lines["learned (n/a from 32)"], lines["training length 16"], lines["rope"]
+    assert list(learned.get_xdata()) == [16]  # its one perplexity, at L
+    assert learned.get_marker() == "o" and learned.get_markersize() > rope.get_markersize()
+    assert learned.get_zorder() > at_l.get_zorder()
+
+
 def test_ppl_with_no_supported_perplexity_is_no_usable_rows():
     rows = tables()["extrapolation"].assign(supported=False)
     with pytest.raises(NoUsableRows, match="task 'lm' and metric 'ppl'"):

@@ -31,6 +31,8 @@ def test_one_panel_per_mode_inference_first_each_encoding_in_its_colour():
         assert matplotlib.colors.to_hex(lines["alibi"].get_color()) == colour("alibi")
         assert list(lines["rope"].get_xdata()) == [64, 128]
     assert "best of backends flex, sdpa per point" in fig.get_suptitle()
+    # it plots the fastest backend per point, and says so, not a line per backend
+    assert fig.get_suptitle().startswith("Step time on each encoding's fastest backend over NoPE's on its fastest")
     assert "batch 2" in fig.get_suptitle()
 
 

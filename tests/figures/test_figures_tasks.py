@@ -15,8 +15,30 @@ def test_one_panel_per_task_rand_dashed_and_not_learned_marked():
     lines = {line.get_label(): line for line in panels[0].lines}
     assert lines["rope"].get_linestyle() == "-" and lines["rope+rand"].get_linestyle() == "--"
     assert matplotlib.colors.to_hex(lines["rope+rand"].get_color()) == colour("rope")
-    assert "alibi (not learned)" in lines and lines["alibi (not learned)"].get_linestyle() == ":"
+    assert lines["_alibi (not learned)"].get_linestyle() == ":"  # drawn dotted, kept out of the legend
     assert list(lines["rope"].get_ydata()) == [1.0, 0.5, 0.25]  # the mean over depths
+
+
+def _legend(fig) -> list[str]:
+    return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+
+
+def test_the_legend_lists_each_variant_once_whether_or_not_it_learned_each_task():
+    # t5 learned copy but not passkey: the legend once said "t5 (not learned)" and "t5" side by side
+    tasks = [dict(r, encoding="t5", variant="t5", learned=r["task"] == "copy") for r in rows()
+             if r["variant"] == "alibi"]
+    fig = draw_accuracy_vs_length(table("tasks", rows() + tasks))
+    legend = _legend(fig)
+    assert [e for e in legend if "t5" in e] == ["t5"]
+    assert legend.count("alibi") == 1  # learned nowhere: listed once, in its colour
+    assert legend.count("dotted, hollow: not learned at L") == 1
+    assert not any("(not learned)" in e for e in legend)
+
+
+def test_the_title_says_seed_for_one_and_seeds_for_several():
+    assert "preset tiny, seed 0" in draw_accuracy_vs_length(table("tasks", rows())).get_suptitle()
+    several = [dict(r, seed=s) for r in rows() for s in (0, 1, 2)]
+    assert "seeds 0, 1, 2" in draw_accuracy_vs_length(table("tasks", several)).get_suptitle()
 
 
 def test_passkey_heatmap_per_variant_with_depth_rows():

@@ -93,3 +93,9 @@ def test_settings_are_validated(overrides, message):
 def test_unknown_preset():
     with pytest.raises(InputError, match="valid: tiny, quick, standard"):
         settings_for("huge")
+
+
+def test_every_timed_row_says_whether_it_is_noisy(rows):
+    ok = rows[rows["supported"]]
+    assert ok["noisy"].map(type).eq(bool).all()
+    assert rows[~rows["supported"]]["noisy"].isna().all()

@@ -1,4 +1,9 @@
-"""The extrapolation suite's figures: perplexity vs length, streaming perplexity, training loss."""
+"""The extrapolation suite's figures: perplexity vs length, streaming perplexity, training loss.
+
+In ``ppl_vs_length`` a variant with a single point (learned positions have no perplexity past
+their table, so only the one at L) is drawn with a large marker above the dashed line at L,
+which would otherwise hide it.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ STREAM_MODES: dict[str, str] = {
     "sinks-slot": "xx",
 }
 UNKNOWN_MODE_HATCH = "--"  # a mode this list does not know (from a newer or older results file)
+SINGLE_POINT_MARKERSIZE = 7  # a line of one point is only its marker
 
 
 def draw_ppl_vs_length(extrapolation: pd.DataFrame) -> Figure:
@@ -48,8 +54,13 @@ def draw_ppl_vs_length(extrapolation: pd.DataFrame) -> Figure:
         first_gap = failed[failed["eval_mode"] == mode].groupby("variant")["eval_len"].min().dropna()
         labels = {variant: f"{variant} (n/a from {int(length)})" for variant, length in first_gap.items()}
         plot_per_encoding(ax, rows, "eval_len", "value", by="variant", labels=labels, marker="o", markersize=3)
+        for line in ax.lines:
+            if len(line.get_xdata()) == 1:  # no line to see: a marker that shows on its own
+                line.set_markersize(SINGLE_POINT_MARKERSIZE)
+                line.set_zorder(3)
         band_per_encoding(ax, rows, "eval_len", "value", by="variant")
-        ax.axvline(train_len, color="black", linestyle="--", linewidth=1, label=f"training length {train_len}")
+        ax.axvline(train_len, color="black", linestyle="--", linewidth=1, label=f"training length {train_len}",
+                   zorder=1.5)  # behind the lines: a point at L must not disappear under it
         log_x(ax, rows["eval_len"], "evaluation length (tokens)")
         plain_log_y(ax)
         strides = ", ".join(f"{s:g}" for s in sorted(set(rows["stride"].dropna())))

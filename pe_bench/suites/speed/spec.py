@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from pe_bench.backends import BACKENDS
 from pe_bench.model import estimate_bytes, preset
 from pe_bench.options import check_choice, check_int, option
-from pe_bench.results.schema import MACHINE_KEY, OUTCOME_COLUMNS, RUN_COLUMNS, Schema, integer, number, text
+from pe_bench.results.schema import MACHINE_KEY, OUTCOME_COLUMNS, RUN_COLUMNS, Schema, flag, integer, number, text
 
 MODES = ("inference", "train")
 
@@ -37,12 +38,16 @@ PRESETS: dict[str, SpeedSettings] = {
                            warmup=2, repeats=10),
 }
 
+#: ``noisy``: true where the row's timings spread too widely for its ratio to NoPE to mean anything
+#: (pe_bench.noise.is_noisy); empty where nothing was timed, and in tables written before the column existed
+#: (the report then judges those rows from their own numbers: pe_bench.noise.noisy_mask)
 SPEED = Schema(
     "speed",
     columns=(text("encoding"), text("backend"), text("mode"), integer("seq_len"), integer("batch_size"),
              text("preset"), number("ms_median"), number("ms_iqr"), number("tokens_per_s"), number("pe_ms_median"),
              number("pe_share"), integer("repeats", 0), number("ratio_vs_nope"), number("ratio_ci_low"),
-             number("ratio_ci_high"), text("nope_backend", ""), number("ratio_vs_nope_same_backend"),
+             number("ratio_ci_high"), flag("noisy", math.nan), text("nope_backend", ""),
+             number("ratio_vs_nope_same_backend"),
              number("peak_mem_mb"), text("peak_mem_method", ""),
              number("compile_s"), *OUTCOME_COLUMNS, *RUN_COLUMNS),
     key=("encoding", "backend", "mode", "seq_len", "batch_size", "preset", *MACHINE_KEY),
@@ -51,10 +56,11 @@ SPEED = Schema(
 
 
 def validate(settings: SpeedSettings) -> None:
-    """Every length and the batch size positive, every backend and mode known."""
+    """Every length, the batch size and the repeats positive, every backend and mode known."""
     for value in settings.seq_lens:
         check_int(value, "--seq-lens")
     check_int(settings.batch_size, "--batch-size")
+    check_int(settings.repeats, "--repeats")
     for backend in settings.backends:
         check_choice(backend, "backend", BACKENDS)
     for mode in settings.modes:

@@ -1,9 +1,10 @@
 """The tasks suite's figures: accuracy vs length (one panel per task), passkey accuracy by depth.
 
 A randomized-positions variant (``<encoding>+rand``) is drawn in its encoding's colour with a
-dashed line. A model that did not learn its task at L is drawn with a dotted grey-edged line
-and hollow markers and "(not learned)" in its label: its longer lengths say nothing about
-length generalization.
+dashed line. A model that did not learn its task at L is drawn with a dotted line and hollow
+markers: its longer lengths say nothing about length generalization. The legend has one entry
+per encoding and variant, in its learned style whatever the panel, and one entry for the
+not-learned style; a variant learned on one task and not on another is never listed twice.
 """
 
 from __future__ import annotations
@@ -28,14 +29,21 @@ def _usable(tasks: pd.DataFrame) -> pd.DataFrame:
     return df[df["eval_len"].notna() & df["train_len"].notna()]
 
 
-def _seed_list(df: pd.DataFrame) -> str:
-    return ", ".join(str(int(s)) for s in sorted(df["seed"].dropna().unique()))
+NOT_LEARNED = "dotted, hollow: not learned at L"
+
+
+def _seeds(df: pd.DataFrame) -> str:
+    """'seed 0' or 'seeds 0, 1, 2': which seeds the lines are means over."""
+    seeds = sorted({int(s) for s in pd.to_numeric(df["seed"], errors="coerce").dropna()})
+    return ("seed " if len(seeds) == 1 else "seeds ") + (", ".join(map(str, seeds)) or "?")
 
 
 def _style(variant: str, encoding: str, learned: bool) -> dict[str, object]:
+    """The line of ``variant``; a not-learned one is left out of the legend (its ``_`` label), which
+    lists each variant once, in its learned style, and the not-learned style once (NOT_LEARNED)."""
     return {"color": colour(encoding), "linestyle": ":" if not learned else "--" if variant.endswith(RAND) else "-",
             "marker": "o", "markersize": 4, "markerfacecolor": colour(encoding) if learned else "white",
-            "label": variant + ("" if learned else " (not learned)")}
+            "label": variant if learned else f"_{variant} (not learned)"}
 
 
 def draw_accuracy_vs_length(tasks: pd.DataFrame) -> Figure:
@@ -46,6 +54,8 @@ def draw_accuracy_vs_length(tasks: pd.DataFrame) -> Figure:
     df, note = one_setting(df, SETTING)
     names = [t for t in TASKS if (df["task"] == t).any()] + sorted(set(df["task"]) - set(TASKS))
     fig, axes = subplots(len(names), width=4.8, sharey=True)
+    listed: set[str] = set()  # variants the legend already has
+    any_not_learned = False
     for ax, task in zip(axes, names):
         rows = df[df["task"] == task]
         mean = rows.groupby(["encoding", "variant", "eval_len"], sort=False).agg(
@@ -53,7 +63,12 @@ def draw_accuracy_vs_length(tasks: pd.DataFrame) -> Figure:
         for encoding in order(mean["encoding"]):
             for variant in sorted(set(mean.loc[mean["encoding"] == encoding, "variant"])):
                 line = mean[mean["variant"] == variant].sort_values("eval_len")
-                ax.plot(line["eval_len"], line["accuracy"], **_style(variant, encoding, bool(line["learned"].all())))
+                learned = bool(line["learned"].all())
+                ax.plot(line["eval_len"], line["accuracy"], **_style(variant, encoding, learned))
+                if not learned and variant not in listed and not _learned_anywhere(df, variant):
+                    ax.plot([], [], **_style(variant, encoding, True))  # its legend entry, in its colour
+                listed.add(variant)
+                any_not_learned |= not learned
         train_len = float(rows["train_len"].iloc[0])
         ax.axvline(train_len, color="black", linestyle="--", linewidth=1, label="training length L")
         log_x(ax, rows["eval_len"], "evaluation length (bytes)")
@@ -61,10 +76,19 @@ def draw_accuracy_vs_length(tasks: pd.DataFrame) -> Figure:
         ax.set_title(f"{task} (L = {train_len:g})", fontsize="medium")
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("accuracy (greedy answers)")
+    if any_not_learned:
+        axes[-1].plot([], [], color="grey", linestyle=":", marker="o", markersize=4, markerfacecolor="white",
+                      label=NOT_LEARNED)
     legend_outside(axes)
     title(fig, "Task accuracy vs evaluation length (dashed: randomized positions; dotted, hollow: not learned at L)",
-          f"preset {df['preset'].iloc[0]}, seeds {_seed_list(df)}{note}")
+          f"preset {df['preset'].iloc[0]}, {_seeds(df)}{note}")
     return fig
+
+
+def _learned_anywhere(df: pd.DataFrame, variant: str) -> bool:
+    """True if ``variant`` learned at least one task (its learned line then gives its legend entry)."""
+    rows = df[df["variant"] == variant]
+    return bool(rows.groupby("task")["learned"].all().any())
 
 
 def draw_passkey_depth(tasks: pd.DataFrame) -> Figure:

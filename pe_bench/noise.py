@@ -5,7 +5,7 @@ ratio interval from 0.0045 to 491 on 3 repeats and an IQR larger than the median
 nothing (issue 26). ``is_noisy`` is the rule, a pure function of a row's numbers; the speed
 suite stores its answer in the table's ``noisy`` column and every table, summary and figure
 that shows the ratio marks such a row. Here, outside the suite's package, because the
-figures (pe_bench/figures/speed.py) use it too.
+figures (pe_bench/suites/speed/figures.py) use it too.
 
 On the committed results (5 repeats, a quiet machine) no row is noisy: their IQR is at most
 0.48 x the median and their interval at most a factor 3.5 wide.

@@ -233,3 +233,29 @@ def test_a_rendezvous_that_cannot_be_reached_is_one_line_within_the_timeout(monk
     with pytest.raises(InputError, match=f"rank 1 cannot reach the rendezvous at 127.0.0.1:{port} within 1 s") as e:
         distributed.start(torch.device("cpu"), environ=launch, rendezvous_timeout_s=1)
     assert "\n" not in str(e.value)
+
+
+def test_the_launcher_ends_bad_input_with_exit_2_and_one_line_no_traceback(tmp_path):
+    """pe_bench.launch is torchrun without its ChildFailedError traceback: a scheduler sees 2, the user one line."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    run = launch([sys.executable, "-m", "pe_bench.launch", "--nnodes", "1", "--nproc-per-node", "2",
+                  "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
+                  *RUN, "--encodings", "rope", "--device", "cuda", "--out", str(tmp_path / "o")])
+    try:
+        out, err = run.communicate(timeout=TIMEOUT_S)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 2, err
+    assert "Traceback" not in err and "ChildFailedError" not in err
+    assert "Error: --device cuda is not available on this machine; available: cpu" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_launcher_splits_its_options_from_the_command():
+    from pe_bench.launch import failure_code, split
+
+    assert split(["--nproc-per-node", "2", "compare", "--suite", "run"]) == (["--nproc-per-node", "2"],
+                                                                             ["compare", "--suite", "run"])
+    assert failure_code([1, 2]) == 2 and failure_code([-15]) == 143 and failure_code([1]) == 1

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from figure_tables import table
 
-from pe_bench.figures.speed import NOISY_LABEL, draw_speed_ratio
+from pe_bench.suites.speed.figures import NOISY_LABEL, draw_speed_ratio
 from pe_bench.noise import MAX_INTERVAL_FACTOR, MAX_SPREAD, is_noisy, noisy_mask
 from pe_bench.results.summary import display_rows, run_notes, summarize, write_report
 from pe_bench.results.tables import read_table, upsert

@@ -14,7 +14,7 @@ from pe_bench.runtime import make_runtime
 from pe_bench.suite import RunContext
 from pe_bench.suites.tasks import SUITE, TASKS_TABLE, evaluate_one
 from pe_bench.suites.tasks.report import SUMMARY, render, summarize
-from pe_bench.tasks import TASKS
+from pe_bench.suites.tasks.generators import TASKS
 
 RUNTIME = make_runtime("cpu")
 

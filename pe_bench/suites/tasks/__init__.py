@@ -1,7 +1,7 @@
 """Tasks suite: passkey retrieval, copy, multi-query associative recall and flip-flop at L, 2L, 4L, 8L.
 
 Each encoding, and with ``--randomize-positions`` its randomized-positions variant, is trained
-on each task (pe_bench/tasks/) at lengths up to L and answers greedily through the KV cache
+on each task (generators/: one file per task, its generator and its recipes) at lengths up to L and answers greedily through the KV cache
 (measure.py says how). spec.py declares the settings (with their options), presets, the table
 and the checks made before any work; report.py renders the rows and the summary columns;
 figures.py draws them.

@@ -18,7 +18,7 @@ from pe_bench.figures.common import (
 )
 from pe_bench.results.tables import is_true
 from pe_bench.suites.tasks.spec import RAND
-from pe_bench.tasks import TASKS
+from pe_bench.suites.tasks.generators import TASKS
 
 SETTING = ("preset", "device", "dtype")  # every seed of that setting: lines are means over seeds
 

@@ -1,12 +1,12 @@
 """Tasks suite: train each encoding on each task at lengths up to L, answer at L, 2L, 4L, 8L.
 
 For every (encoding, variant, task, seed) one small model is trained on examples of lengths
-drawn from [the task's shortest, L] (pe_bench/tasks/batches.py; loss on the answer bytes only),
+drawn from [the task's shortest, L] (generators/batches.py; loss on the answer bytes only),
 with positions 0..T-1, or, for the ``<encoding>+rand`` variant, positions drawn at random from
 a span F x L (Ruoss et al. 2023). Trained models are checkpointed under ``<out>/checkpoints/``
 by a hash of everything that determines them. Then the model answers ``n_examples`` fresh
 examples (another seed than training's) per evaluation length, and for passkey per depth,
-greedily through the KV cache (pe_bench/tasks/generate.py), with positions 0..T-1.
+greedily through the KV cache (generators/generate.py), with positions 0..T-1.
 
 A model whose accuracy at L is below ``LEARNED`` has not learned the task: all its rows say so
 (``learned`` false), and reports never read its longer lengths as a generalization failure.
@@ -30,10 +30,10 @@ from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime
 from pe_bench.suite import RunContext
 from pe_bench.suites.tasks.spec import LEARNED, RAND, TASKS_TABLE, TasksSettings, identity
-from pe_bench.tasks import TASKS
-from pe_bench.tasks.batches import sampler, stack
-from pe_bench.tasks.generate import greedy_answers
-from pe_bench.tasks.scoring import exact_match, token_accuracy
+from pe_bench.suites.tasks.generators import TASKS
+from pe_bench.suites.tasks.generators.batches import sampler, stack
+from pe_bench.suites.tasks.generators.generate import greedy_answers
+from pe_bench.suites.tasks.generators.scoring import exact_match, token_accuracy
 from pe_bench.training import TrainResult, train
 
 #: evaluation examples come from seed + this, so they are never the training examples' stream

@@ -21,7 +21,7 @@ from pe_bench.results.claims import Claim
 from pe_bench.results.summary import SummaryPart, plus_minus, seeds_label
 from pe_bench.results.tables import is_true
 from pe_bench.stats import ONE_SEED, interval
-from pe_bench.tasks import TASKS
+from pe_bench.suites.tasks.generators import TASKS
 
 NOT_LEARNED = "not learned"
 

@@ -13,8 +13,8 @@ from pe_bench.results.schema import MACHINE_KEY, OUTCOME_COLUMNS, Schema, flag, 
 from pe_bench.runtime import Runtime
 from pe_bench.seeds import check_seeds, seeds_option
 from pe_bench.suites.extrapolation.spec import RETRAIN, STEPS, TRAIN_LEN
-from pe_bench.tasks import TASKS, check_length
-from pe_bench.tasks.flipflop import PROBS, check_probs
+from pe_bench.suites.tasks.generators import TASKS, Recipe, check_length
+from pe_bench.suites.tasks.generators.flipflop import PROBS, check_probs
 from pe_bench.training import TrainConfig
 
 FACTORS = (1, 2, 4, 8)
@@ -24,24 +24,13 @@ RAND = "+rand"  # a randomized-positions variant is named "<encoding>+rand"
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """How one task is trained: the same for every encoding."""
-
-    train_len: int
-    steps: int
-    lr: float
-    batch_size: int
-    shortest: int = 0  # training lengths drawn from [max(the task's shortest, this), L]
-
-
-@dataclass(frozen=True)
 class TasksSettings:
     """What the tasks suite trains and measures; presets below; the ``option`` fields are command-line options."""
 
     model: str  # model preset name, reshaped by d_model / n_layers
     d_model: int
     n_layers: int
-    recipes: tuple[tuple[str, Recipe], ...]  # per task
+    recipes: str  # which of each task's recipes (Task.recipes): tiny, quick or standard
     tasks: tuple[str, ...] = option("tasks, comma-separated", tuple(TASKS), choices=tuple(TASKS))
     train_len: int | None = option(TRAIN_LEN, None)  # overrides every task's L
     steps: int | None = option(STEPS, None)  # overrides every task's steps
@@ -62,7 +51,7 @@ class TasksSettings:
         return {name: getattr(self, name) for name in TASKS[task].options}
 
     def recipe(self, task: str) -> Recipe:
-        r = dict(self.recipes)[task]
+        r = TASKS[task].recipe(self.recipes)
         return replace(r, train_len=r.train_len if self.train_len is None else self.train_len,
                        steps=r.steps if self.steps is None else self.steps)
 
@@ -89,22 +78,13 @@ class TasksSettings:
                            warmup=max(1, r.steps // 10), seed=seed, betas=(0.9, 0.999), weight_decay=0.0)
 
 
-def _recipes(passkey: Recipe, copy: Recipe, recall: Recipe, flipflop: Recipe) -> tuple[tuple[str, Recipe], ...]:
-    return (("passkey", passkey), ("copy", copy), ("recall", recall), ("flipflop", flipflop))
-
-
 PRESETS: dict[str, TasksSettings] = {
-    "tiny": TasksSettings("tiny", d_model=32, n_layers=2, n_examples=8, factors=(1, 2, 4), recipes=_recipes(
-        Recipe(104, 3, 3e-3, 4), Recipe(8, 3, 3e-3, 4), Recipe(8, 3, 3e-3, 4), Recipe(32, 3, 3e-3, 4))),
-    # one recipe per task for every encoding; copy's lengths start at 3 (a string of one letter), so the offset
-    # between a string and its copy varies and cannot be learned by position
-    "quick": TasksSettings("quick", d_model=64, n_layers=2, recipes=_recipes(
-        Recipe(128, 300, 1e-3, 16), Recipe(16, 1000, 2e-3, 64, shortest=3), Recipe(32, 400, 1e-3, 64),
-        Recipe(64, 400, 1e-3, 32))),
+    "tiny": TasksSettings("tiny", d_model=32, n_layers=2, n_examples=8, factors=(1, 2, 4), recipes="tiny"),
+    # each task's own recipe (in its file, pe_bench/suites/tasks/generators/), the same for every encoding
+    "quick": TasksSettings("quick", d_model=64, n_layers=2, recipes="quick"),
     # three seeds: every figure with a 95 % interval and every claim with a paired test
     "standard": TasksSettings("quick", d_model=128, n_layers=2, n_examples=64, randomize_positions=8, seeds=(0, 1, 2),
-                              recipes=_recipes(Recipe(128, 3000, 1e-3, 16), Recipe(32, 3000, 1e-3, 64, shortest=3),
-                                               Recipe(32, 3000, 1e-3, 64), Recipe(64, 3000, 1e-3, 32))),
+                              recipes="standard"),
 }
 
 

@@ -2,7 +2,7 @@
 
 import torch
 
-from pe_bench.tasks.scoring import exact_match, token_accuracy
+from pe_bench.suites.tasks.generators.scoring import exact_match, token_accuracy
 
 TARGET = torch.tensor([[1, 2, 3], [4, 5, 6], [7, 8, 9], [1, 1, 1]])
 PREDICTED = torch.tensor([[1, 2, 3], [4, 0, 6], [0, 0, 0], [1, 1, 1]])

@@ -4,19 +4,20 @@ Each task is a pure generator, ``make(length, generator, depth) -> Example``: ex
 bytes from a seeded ``torch.Generator``, nothing downloaded. ``TASKS`` maps each name to a
 ``Task`` (its generator, the shortest length it fits in, its headline metric and its
 evaluation depths); the suite, the CLI's choices and the tests loop over it, so a new task
-is one file plus one line here.
+is one file (its generator and its recipes) plus one line here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import torch
 
 from pe_bench.errors import InputError
-from pe_bench.tasks import copy, flipflop, passkey, recall
-from pe_bench.tasks.example import Example
+from pe_bench.suites.tasks.generators import copy, flipflop, passkey, recall
+from pe_bench.suites.tasks.generators.example import Example
+from pe_bench.suites.tasks.generators.recipe import Recipe
 
 
 @dataclass(frozen=True)
@@ -36,14 +37,21 @@ class Task:
     exact: bool
     depths: dict[str, float | None] | None = None
     options: tuple[str, ...] = ()
+    #: how the suite trains it, per preset (tiny, quick, standard); a preset not named takes quick's
+    recipes: Mapping[str, Recipe] = field(default_factory=dict)
+
+    def recipe(self, preset: str) -> Recipe:
+        """The recipe for ``preset``: its own, else quick's, else a default sized by ``min_length``."""
+        found = self.recipes.get(preset) or self.recipes.get("quick")
+        return found or Recipe(train_len=max(32, self.min_length), steps=400, lr=1e-3, batch_size=32)
 
 
 TASKS: dict[str, Task] = {t.name: t for t in (
-    Task("passkey", passkey.make, passkey.MIN_LENGTH, exact=True, depths=passkey.DEPTHS),
-    Task("copy", copy.make, copy.MIN_LENGTH, exact=True),
-    Task("recall", recall.make, recall.MIN_LENGTH, exact=False),
+    Task("passkey", passkey.make, passkey.MIN_LENGTH, exact=True, depths=passkey.DEPTHS, recipes=passkey.RECIPES),
+    Task("copy", copy.make, copy.MIN_LENGTH, exact=True, recipes=copy.RECIPES),
+    Task("recall", recall.make, recall.MIN_LENGTH, exact=False, recipes=recall.RECIPES),
     Task("flipflop", flipflop.make, flipflop.MIN_LENGTH, exact=False, depths=flipflop.DEPTHS,
-         options=("flip_flop_probs",)),
+         options=("flip_flop_probs",), recipes=flipflop.RECIPES),
 )}
 
 
@@ -54,4 +62,4 @@ def check_length(task: str, length: int, flag: str) -> None:
         raise InputError(f"{flag} {length} is too short for task {task}: an example needs at least {need} bytes")
 
 
-__all__ = ["TASKS", "Example", "Task", "check_length"]
+__all__ = ["TASKS", "Example", "Recipe", "Task", "check_length"]

@@ -19,8 +19,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from pe_bench.tasks import TASKS
-from pe_bench.tasks.example import Example
+from pe_bench.suites.tasks.generators import TASKS
+from pe_bench.suites.tasks.generators.example import Example
 
 #: the byte that pads a shorter example to the batch's longest (no task uses it)
 PAD = 0

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from pe_bench.tasks import TASKS
-from pe_bench.tasks.batches import PAD, randomized_positions, sampler, stack
+from pe_bench.suites.tasks.generators import TASKS
+from pe_bench.suites.tasks.generators.batches import PAD, randomized_positions, sampler, stack
 
 
 @pytest.mark.parametrize("length,span", [(1, 1), (7, 7), (31, 256), (100, 800)])

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from pe_bench.tasks.example import Example, example
+from pe_bench.suites.tasks.generators.example import Example, example
+from pe_bench.suites.tasks.generators.recipe import Recipe
 
 FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
 QUESTION = "What is the pass key? The pass key is"
@@ -23,6 +24,9 @@ def needle(key: str) -> str:
 
 
 MIN_LENGTH = len(needle("12345")) + len(QUESTION) + len(" 12345")
+#: how the suite trains this task, per preset (the same for every encoding)
+RECIPES = {"tiny": Recipe(104, 3, 3e-3, 4), "quick": Recipe(128, 300, 1e-3, 16),
+           "standard": Recipe(128, 3000, 1e-3, 16)}
 
 
 def make(length: int, generator: torch.Generator, depth: float | None = None) -> Example:

@@ -2,9 +2,9 @@
 
 import torch
 
-from pe_bench.tasks import TASKS
-from pe_bench.tasks.batches import stack
-from pe_bench.tasks.generate import greedy_answers
+from pe_bench.suites.tasks.generators import TASKS
+from pe_bench.suites.tasks.generators.batches import stack
+from pe_bench.suites.tasks.generators.generate import greedy_answers
 
 from conftest import tiny_model
 

@@ -14,7 +14,7 @@ import torch
 
 from pe_bench.runtime import make_runtime
 from pe_bench.suites.tasks import SUITE
-from pe_bench.tasks.batches import sampler, stack
+from pe_bench.suites.tasks.generators.batches import sampler, stack
 from pe_bench.model import build_model
 from pe_bench.training import train
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import torch
 
-from pe_bench.tasks.example import Example, draw, example
+from pe_bench.suites.tasks.generators.example import Example, draw, example
+from pe_bench.suites.tasks.generators.recipe import Recipe
 
 KEYS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 VALUES = "0123456789"
 SEPARATOR = "|"
 MIN_LENGTH = 5  # one pair and one query
+#: how the suite trains this task, per preset (the same for every encoding)
+RECIPES = {"tiny": Recipe(8, 3, 3e-3, 4), "quick": Recipe(32, 400, 1e-3, 64),
+           "standard": Recipe(32, 3000, 1e-3, 64)}
 
 
 def make(length: int, generator: torch.Generator, depth: float | None = None) -> Example:

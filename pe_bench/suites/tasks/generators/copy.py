@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import torch
 
-from pe_bench.tasks.example import Example, draw, example
+from pe_bench.suites.tasks.generators.example import Example, draw, example
+from pe_bench.suites.tasks.generators.recipe import Recipe
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 SEPARATOR = "|"
 MIN_LENGTH = 5  # a string of two characters
+#: how the suite trains this task, per preset (the same for every encoding)
+# lengths from 3 (a string of one letter), so the offset between a string and its copy varies and
+# cannot be learned by position
+RECIPES = {"tiny": Recipe(8, 3, 3e-3, 4), "quick": Recipe(16, 1000, 2e-3, 64, shortest=3),
+           "standard": Recipe(32, 3000, 1e-3, 64, shortest=3)}
 
 
 def make(length: int, generator: torch.Generator, depth: float | None = None) -> Example:

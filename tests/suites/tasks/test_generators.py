@@ -5,8 +5,8 @@ import re
 import pytest
 import torch
 
-from pe_bench.tasks import TASKS
-from pe_bench.tasks import copy, flipflop, passkey, recall
+from pe_bench.suites.tasks.generators import TASKS
+from pe_bench.suites.tasks.generators import copy, flipflop, passkey, recall
 
 
 def gen(seed: int = 0) -> torch.Generator:

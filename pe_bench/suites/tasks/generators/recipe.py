@@ -1,0 +1,16 @@
+"""How a task is trained: one recipe per preset, declared in the task's own file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one task is trained: the same for every encoding."""
+
+    train_len: int
+    steps: int
+    lr: float
+    batch_size: int
+    shortest: int = 0  # training lengths drawn from [max(the task's shortest, this), L]

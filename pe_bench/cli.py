@@ -19,13 +19,12 @@ from pathlib import Path  # noqa: E402
 from typing import Annotated, Any  # noqa: E402
 
 import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
 from pe_bench import __version__  # noqa: E402
 from pe_bench import command_options as options  # noqa: E402
-from pe_bench import distributed, session  # noqa: E402
+from pe_bench import distributed, session, terminal  # noqa: E402
 from pe_bench.check import check_encodings, check_report, registered_names  # noqa: E402
 from pe_bench.encodings import ENCODINGS, ORIGINS, build_encoding, encoding_class  # noqa: E402
 from pe_bench.encodings import load_entry_points  # noqa: E402
@@ -41,7 +40,7 @@ from pe_bench.runtime import make_runtime  # noqa: E402
 from pe_bench.session import Reporter  # noqa: E402
 
 # under torchrun, rank 0 alone prints: tables, progress bars, notices and bad-input lines
-console = Console(quiet=distributed.rank_from_environment() != 0)
+console = terminal.console(quiet=distributed.rank_from_environment() != 0)
 INVOCATION: list[str] = ["pe-bench"]  # the command line being run, recorded in manifest.json and summary.md
 
 
@@ -113,7 +112,7 @@ def list_encodings() -> None:
         max_len = str(encoding.max_len) if encoding.max_len is not None else "unbounded"
         family = cls.family.value + (f", variant of {cls.variant_of}" if cls.variant_of else "")
         table.add_row(name, family, max_len, f"{n_params:,}", ORIGINS[name].describe(), cls.description)
-    console.print(table)
+    console.print(terminal.fit(table))
     for problem in problems:
         console.print(f"skipped: {problem}", markup=False, highlight=False)
 
@@ -140,7 +139,7 @@ def check(names: Annotated[list[str], typer.Argument(
     with progress_for(console, len(names), title="pe-bench check") as progress:
         results = check_encodings(names, progress)
     table, lines = check_report(results)
-    console.print(table)
+    console.print(terminal.fit(table))
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
     if not all(r.passed for r in results):
         raise typer.Exit(1)
@@ -183,10 +182,10 @@ def _run_and_report(encodings: tuple[str, ...], out: Path, **given: Any) -> None
     if done is None:  # another rank than 0: rank 0 reports
         return
     for table in done.suite_tables:
-        console.print(table)
-    console.print(summary_table(done.summary, done.parts))
+        console.print(terminal.fit(table))
+    console.print(terminal.fit(summary_table(done.summary, done.parts)))
     if len(done.differences):
-        console.print(differences_table(done.differences))
+        console.print(terminal.fit(differences_table(done.differences)))
     for name, reason in done.skipped_figures:
         console.print(f"skipped figure {name}: {reason}")
     console.print(f"wrote {out}/summary.md, summary.csv, differences.csv, manifest.json, the tables"

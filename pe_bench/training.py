@@ -36,6 +36,9 @@ from pe_bench.runtime import Runtime
 DIVERGED_LOSS = 3 * math.log(256)
 
 
+#: the help of the options every training suite has, under the same name and meaning (options.option)
+TRAIN_LEN, STEPS, RETRAIN = "training length L", "training steps", "train even if a checkpoint exists"
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything about training besides the model and the data."""

@@ -17,11 +17,9 @@ from pe_bench.options import check_choice, check_int, option
 from pe_bench.results.schema import MACHINE_KEY, OUTCOME_COLUMNS, Schema, integer, number, text
 from pe_bench.runtime import Runtime
 from pe_bench.seeds import check_seeds, seeds_option
-from pe_bench.training import TrainConfig, shard_problem
+from pe_bench.training import RETRAIN, STEPS, TRAIN_LEN, TrainConfig, shard_problem
 
 FACTORS = (1, 2, 4, 8, 16)
-#: options the tasks suite has too, under the same name and meaning
-TRAIN_LEN, STEPS, RETRAIN = "training length L", "training steps", "train even if a checkpoint exists"
 STREAM_POLICIES = (("window", "original"), ("window", "slot"), ("sinks", "original"), ("sinks", "slot"))
 
 

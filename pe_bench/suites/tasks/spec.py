@@ -12,10 +12,9 @@ from pe_bench.options import check_int, option, parse_float_list
 from pe_bench.results.schema import MACHINE_KEY, OUTCOME_COLUMNS, Schema, flag, integer, number, text
 from pe_bench.runtime import Runtime
 from pe_bench.seeds import check_seeds, seeds_option
-from pe_bench.suites.extrapolation.spec import RETRAIN, STEPS, TRAIN_LEN
 from pe_bench.suites.tasks.generators import TASKS, Recipe, check_length
 from pe_bench.suites.tasks.generators.flipflop import PROBS, check_probs
-from pe_bench.training import TrainConfig
+from pe_bench.training import RETRAIN, STEPS, TRAIN_LEN, TrainConfig
 
 FACTORS = (1, 2, 4, 8)
 #: accuracy at the training length below which a task counts as not learned

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 import time
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as _RichProgress, TextColumn, TimeElapsedColumn
@@ -34,6 +35,10 @@ class Progress:
 
     def note(self, message: str) -> None:
         """A line for the user while work goes on (e.g. waiting for another run's lock)."""
+
+    def finished(self, table: Any) -> None:
+        """A finished stage's table (a rich renderable): a log prints it as the stage ends; a
+        terminal, whose bars show the run, gets every table at the end."""
 
 
 class RichProgress(Progress):
@@ -96,6 +101,9 @@ class LogProgress(Progress):
 
     def note(self, message: str) -> None:
         self._line(message)
+
+    def finished(self, table: Any) -> None:
+        self._console.print(table)
 
     @contextmanager
     def stage(self, description: str) -> Iterator[None]:

@@ -46,6 +46,7 @@ from pe_bench.results.tables import key_text, read_table, upsert
 from pe_bench.runtime import Runtime, check_memory
 from pe_bench.seeds import check_resume, seed_overrides
 from pe_bench.suite import Existing, RunContext, with_nope
+from pe_bench.terminal import fit
 from pe_bench.suites import SUITES, all_schemas
 
 
@@ -137,8 +138,7 @@ def load_tables(out: Path) -> dict[str, pd.DataFrame]:
 
 
 def _notice(run_plan: Plan, notice: str | None) -> None:
-    if notice:
-        run_plan.notices.append(notice)
+    run_plan.notices.extend([notice] if notice else [])
 
 
 def _quoted(command: list[str] | None) -> str:
@@ -150,9 +150,8 @@ def execute(run_plan: Plan, progress: Progress | None = None, command: list[str]
             on_wait: Callable[[str], None] = lambda message: None) -> dict[str, pd.DataFrame]:
     """Run the plan's suites; every batch of rows is merged into its table as soon as it exists.
 
-    Returns this run's rows, by table name. If interrupted, the batches already saved stay
-    and the manifest says the run was interrupted. The output folder is claimed (results/folder.py)
-    and locked while the run writes: a second run into it waits (``on_wait`` says for whom).
+    Returns this run's rows, by table name; if interrupted, the batches saved stay and the manifest
+    says so. The folder is claimed and locked while it writes (results/folder.py; ``on_wait``).
     """
     if not run_plan.runtime.world.is_main:  # under torchrun: its share of the work, writing nothing (ranks.py)
         return work_alongside(run_plan.suites, run_plan.encodings, RunContext(run_plan.runtime, run_plan.out))
@@ -189,6 +188,8 @@ def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | Non
                         [previous, batch], ignore_index=True)
                     entry["rows_written"][schema.name] = entry["rows_written"].get(schema.name, 0) + len(rows)
             entry["suite_seconds"][name] = round(time.perf_counter() - start, 1)
+            if mine := {s.name: run_plan.new_rows[s.name] for s in SUITES[name].tables if s.name in run_plan.new_rows}:
+                progress.finished(fit(SUITES[name].render(mine)))  # a log shows each suite as it ends
         entry["status"] = "completed"
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP
         entry["status"] = "interrupted"

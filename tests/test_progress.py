@@ -34,3 +34,15 @@ def test_a_redirected_run_reports_its_progress(tmp_path):
                                       "--no-plots", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "pe-bench: kvcache finished (1 of 1" in result.output
+
+
+def test_a_redirected_run_prints_each_suite_table_as_that_suite_ends(tmp_path):
+    result = CliRunner().invoke(app, ["compare", "--suite", "kvcache,speed", "--preset", "tiny", "--encodings", "nope",
+                                      "--backends", "sdpa", "--seq-lens", "16", "--modes", "inference", "--no-plots",
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    kvcache_done = next(i for i, line in enumerate(lines) if "pe-bench: kvcache finished" in line)
+    speed_start = next(i for i, line in enumerate(lines) if "speed finished" in line)
+    between = lines[kvcache_done + 1:speed_start]
+    assert any("┃" in line for line in between)  # kvcache's table, printed before speed ran

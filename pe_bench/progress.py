@@ -36,9 +36,9 @@ class Progress:
     def note(self, message: str) -> None:
         """A line for the user while work goes on (e.g. waiting for another run's lock)."""
 
-    def finished(self, table: Any) -> None:
-        """A finished stage's table (a rich renderable): a log prints it as the stage ends; a
-        terminal, whose bars show the run, gets every table at the end."""
+    def finished(self, table: Callable[[], Any]) -> None:
+        """A finished stage's table (a callable making a rich renderable, or None): a log prints it
+        as the stage ends; a terminal, whose bars show the run, gets every table at the end."""
 
 
 class RichProgress(Progress):
@@ -102,8 +102,9 @@ class LogProgress(Progress):
     def note(self, message: str) -> None:
         self._line(message)
 
-    def finished(self, table: Any) -> None:
-        self._console.print(table)
+    def finished(self, table: Callable[[], Any]) -> None:
+        if (made := table()) is not None:
+            self._console.print(made)
 
     @contextmanager
     def stage(self, description: str) -> Iterator[None]:

@@ -188,8 +188,7 @@ def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | Non
                         [previous, batch], ignore_index=True)
                     entry["rows_written"][schema.name] = entry["rows_written"].get(schema.name, 0) + len(rows)
             entry["suite_seconds"][name] = round(time.perf_counter() - start, 1)
-            if mine := {s.name: run_plan.new_rows[s.name] for s in SUITES[name].tables if s.name in run_plan.new_rows}:
-                progress.finished(fit(SUITES[name].render(mine)))  # a log shows each suite as it ends
+            progress.finished(lambda name=name: rendered(name, tables_for_run(run_plan)))  # a log: as it ends
         entry["status"] = "completed"
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP
         entry["status"] = "interrupted"
@@ -204,12 +203,8 @@ def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | Non
 
 
 def tables_for_run(run_plan: Plan) -> dict[str, pd.DataFrame]:
-    """The saved tables, restricted to this run's encodings (NoPE included) and settings.
-
-    A folder can hold rows of other runs (another preset, batch size, training length...);
-    each suite names the column values that identify its configuration, and only those rows
-    are kept, so reports never mix settings.
-    """
+    """The saved tables, restricted to this run's encodings (NoPE included) and settings: a folder
+    can hold other runs' rows (another preset, length...); ``Suite.selects`` keeps this run's."""
     names = set(with_nope(run_plan.encodings))
     saved = load_tables(run_plan.out)
     tables = {}
@@ -236,11 +231,7 @@ def finish(run_plan: Plan, draw_plots: bool = True, command: list[str] | None = 
 
 def _finish(run_plan: Plan, draw_plots: bool, command: list[str] | None) -> Finished:
     tables = tables_for_run(run_plan)
-    suite_tables = []
-    for name in run_plan.suites:
-        mine = {s.name: tables[s.name] for s in SUITES[name].tables if s.name in tables and len(tables[s.name])}
-        if mine:
-            suite_tables.append(SUITES[name].render(mine))
+    suite_tables = [table for name in run_plan.suites if (table := rendered(name, tables)) is not None]
     figures: list[Path] = []
     skipped: list[tuple[str, str]] = []
     if draw_plots:
@@ -251,14 +242,22 @@ def _finish(run_plan: Plan, draw_plots: bool, command: list[str] | None) -> Fini
     parts = [SUITES[name].summary for name in run_plan.suites]  # the suites that ran, and nothing else
     summary, differences = write_report(run_plan.out, tables, parts, encodings=run_plan.encodings,
                                         preset=run_plan.preset, runtime_record=run_plan.runtime.record(),
-                                        command=_quoted(command), suite_tables=suite_tables, figures=figures)
+                                        command=_quoted(command), suite_tables=suite_tables, figures=figures,
+                                        runs=manifest.contributing_runs(run_plan.out, {n: (settings, tuple(
+                                            s.name for s in SUITES[n].tables)) for n, settings in run_plan.suites.items()},
+                                            run_plan.runtime.record()))
     return Finished(summary, suite_tables, figures, skipped, differences, parts, run_notes(tables, parts))
+
+
+def rendered(name: str, tables: dict[str, pd.DataFrame]) -> RenderableType | None:
+    """Suite ``name``'s table of ``tables`` (this run's rows), folding to fit; None if it has no rows."""
+    mine = {s.name: tables[s.name] for s in SUITES[name].tables if s.name in tables and len(tables[s.name])}
+    return fit(SUITES[name].render(mine)) if mine else None
 
 
 def figure_specs(suites: Iterable[str] | None = None) -> list[FigureSpec]:
     """The figures of ``suites`` (default: every suite), then the encodings' own."""
-    chosen = SUITES.values() if suites is None else [SUITES[name] for name in suites]
-    return [spec for suite in chosen for spec in suite.figures] + list(ENCODING_FIGURES)
+    return [spec for name in (suites or SUITES) for spec in SUITES[name].figures] + list(ENCODING_FIGURES)
 
 
 def plot_results(results: Path, out: Path | None = None, fmt: str = "png") -> PlotReport:

@@ -223,3 +223,31 @@ def record(out: Path, entry: dict[str, Any]) -> str | None:
         runs.append(entry)
     write_atomic(path, json.dumps({"runs": runs}, indent=2) + "\n")
     return notice
+
+
+def contributing_runs(out: Path, suites: dict[str, tuple[Any, tuple[str, ...]]],
+                      runtime_record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs in ``out``'s manifest that wrote rows a report of ``suites`` shows, oldest first.
+
+    ``suites`` maps a suite's name to (its settings, its table names). A run counts for a suite
+    when it ran that suite with the same settings (``retrain`` aside) on the same device, dtype
+    and threads, and wrote rows into one of its tables. Each run comes back as its command,
+    start, status and {suite: rows written}: after ``--resume``, the earlier run that measured
+    most rows is named beside the one that finished them.
+    """
+    def same(a: Any, b: Any) -> bool:
+        strip = (lambda d: {k: v for k, v in d.items() if k != "retrain"}) if isinstance(a, dict) else (lambda d: d)
+        return isinstance(a, dict) and isinstance(b, dict) and strip(a) == strip(b)
+
+    found = []
+    for run in runs(out):
+        if any(run.get(k) != runtime_record.get(k) for k in ("device", "dtype", "threads")):
+            continue
+        written = run.get("rows_written") if isinstance(run.get("rows_written"), dict) else {}
+        theirs = run.get("suites") if isinstance(run.get("suites"), dict) else {}
+        rows = {name: sum(int(written.get(t, 0)) for t in tables) for name, (settings, tables) in suites.items()
+                if same(theirs.get(name), plain(settings))}
+        if any(rows.values()):
+            found.append({"command": run.get("command", "?"), "started_at": run.get("started_at", "?"),
+                          "status": run.get("status", "?"), "rows": {k: v for k, v in rows.items() if v}})
+    return found

@@ -186,10 +186,23 @@ def differences_table(df: pd.DataFrame) -> Table:
     return table
 
 
+def provenance(runs: Sequence[Mapping[str, Any]]) -> str:
+    """Which runs measured the rows: one run, or a list with each run's start, status and rows per suite."""
+    if len(runs) <= 1:
+        return "Every figure below was measured by that command."
+    listed = "\n".join(f"- `{r['command']}` (started {r['started_at']}, {r['status']}): "
+                       + ", ".join(f"{name} {n} rows" for name, n in r["rows"].items()) for r in runs)
+    return f"The rows below were measured by {len(runs)} runs, oldest first:\n\n{listed}\n\n"
+
+
 def write_report(out: Path, tables: Mapping[str, pd.DataFrame], parts: Sequence[SummaryPart], *,
                  encodings: tuple[str, ...], preset: str, runtime_record: dict, command: str,
-                 suite_tables: list[RenderableType], figures: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 suite_tables: list[RenderableType], figures: list[Path],
+                 runs: Sequence[Mapping[str, Any]] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write summary.csv, differences.csv and summary.md from ``tables`` (this run's rows).
+
+    ``runs`` are the runs that wrote those rows (``manifest.contributing_runs``); summary.md
+    names each, so a resumed run is not credited with rows an earlier one measured.
 
     Returns the summary and the claims tested across seeds (``differences``).
     """
@@ -204,7 +217,7 @@ def write_report(out: Path, tables: Mapping[str, pd.DataFrame], parts: Sequence[
         "# pe-bench results",
         f"Made by `{command}` on {runtime_record['device']}, {runtime_record['threads']} threads, "
         f"{runtime_record['dtype']}, torch {runtime_record['torch_version']} (preset `{preset}`). "
-        "Every figure below was measured by that command; `manifest.json` records the full settings.",
+        + provenance(runs) + " `manifest.json` records the full settings.",
         *(["## Warnings", "\n".join(f"- {line}" for line in notes)] if notes else []),
         "## Summary",
         markdown_table(titles, cells),

@@ -14,6 +14,7 @@ figures and raw tables.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,10 @@ from rich.table import Table
 from pe_bench.encodings import ENCODINGS
 from pe_bench.results import claims as claims_module
 from pe_bench.results.claims import Claim, compare_claims
+from pe_bench.results import document
+from pe_bench.results.document import Section, TableData
 from pe_bench.results.files import write_atomic
+from pe_bench.results.manifest import runs as runs_of
 from pe_bench.stats import ONE_SEED
 
 EXACT = 1e-4  # a cache or a shift is called exact / invariant at or below this logit difference
@@ -131,22 +135,18 @@ def display_rows(summary: pd.DataFrame, parts: Sequence[SummaryPart]) -> tuple[l
 
 def markdown_table(titles: list[str], cells: list[list[str]]) -> str:
     """A GitHub-flavoured Markdown table; pipes inside titles and cells are escaped."""
-    def line(values: list[str]) -> str:
-        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
-
-    return "\n".join([line(titles), "|" + "|".join("---" for _ in titles) + "|", *(line(r) for r in cells)])
+    return document.to_markdown([Section("", tables=[("", titles, cells)])]).split("\n\n", 1)[1].rstrip("\n")
 
 
-def rich_to_markdown(renderable: RenderableType) -> str:
-    """A rich Table (or a Group of them) as Markdown tables, each under its title."""
+def rich_tables(renderable: RenderableType) -> list[TableData]:
+    """A rich Table (or a Group of them) as (title, column titles, rows of cells)."""
     if isinstance(renderable, Group):
-        return "\n\n".join(rich_to_markdown(r) for r in renderable.renderables)
+        return [t for r in renderable.renderables for t in rich_tables(r)]
     if not isinstance(renderable, Table):
-        return str(renderable)
+        return []
     titles = [str(c.header).replace("\n", " ") for c in renderable.columns]
-    cells = list(zip(*[[str(cell) for cell in c.cells] for c in renderable.columns]))
-    table = markdown_table(titles, [list(row) for row in cells])
-    return f"**{renderable.title}**\n\n{table}" if renderable.title else table
+    cells = [list(row) for row in zip(*[[str(cell) for cell in c.cells] for c in renderable.columns])]
+    return [(str(renderable.title or ""), titles, cells)]
 
 
 def summary_table(summary: pd.DataFrame, parts: Sequence[SummaryPart]) -> Table:
@@ -213,24 +213,24 @@ def write_report(out: Path, tables: Mapping[str, pd.DataFrame], parts: Sequence[
     write_atomic(out / "differences.csv", compared.to_csv(index=False))  # headers alone: nothing compared
     titles, cells = display_rows(summary, parts)
     notes = run_notes(tables, parts)  # noisy timings: said before the summary that holds them
-    parts_md = [
-        "# pe-bench results",
-        f"Made by `{command}` on {runtime_record['device']}, {runtime_record['threads']} threads, "
-        f"{runtime_record['dtype']}, torch {runtime_record['torch_version']} (preset `{preset}`). "
-        + provenance(runs) + " `manifest.json` records the full settings.",
-        *(["## Warnings", "\n".join(f"- {line}" for line in notes)] if notes else []),
-        "## Summary",
-        markdown_table(titles, cells),
-        " ".join(part.legend for part in parts),
+    settings = manifest_runs[-1].get("suites", {}) if (manifest_runs := runs_of(out)) else {}
+    sections = [
+        Section("pe-bench results", [
+            f"Made by `{command}` on {runtime_record['device']}, {runtime_record['threads']} threads, "
+            f"{runtime_record['dtype']}, torch {runtime_record['torch_version']} (preset `{preset}`). "
+            + provenance(runs) + " `manifest.json` records the full settings."]),
+        *([Section("Warnings", bullets=list(notes))] if notes else []),
+        Section("Summary", tables=[("", titles, cells)]),
+        Section("Legend", [" ".join(part.legend for part in parts)]),
     ]
     if len(compared):
-        parts_md += ["## Which differences are real", markdown_table(*differences_cells(compared)),
-                     claims_module.legend()]
-    parts_md += [rich_to_markdown(t) for t in suite_tables]
+        sections.append(Section("Which differences are real", [claims_module.legend()],
+                                tables=[("", *differences_cells(compared))]))
+    sections.append(Section("Each suite's tables", tables=[t for r in suite_tables for t in rich_tables(r)]))
     if figures:
-        parts_md.append("## Figures")
-        parts_md += [f"![{f.stem}]({f.relative_to(out).as_posix()})" for f in figures]
-    parts_md.append("## Files")
-    parts_md.append("\n".join(f"- [{f}]({f})" for f in sorted(p.name for p in out.glob("*.csv")) + ["manifest.json"]))
-    write_atomic(out / "summary.md", "\n\n".join(parts_md) + "\n")
+        sections.append(Section("Figures", figures=[f.relative_to(out) for f in figures]))
+    sections.append(Section("Settings", preformatted=json.dumps(settings, indent=1)))
+    sections.append(Section("Files", links=sorted(p.name for p in out.glob("*.csv")) + ["manifest.json"]))
+    write_atomic(out / "summary.md", document.to_markdown(sections))
+    write_atomic(out / "summary.html", document.to_html(sections, out))
     return summary, compared

@@ -188,7 +188,7 @@ def _run_and_report(encodings: tuple[str, ...], out: Path, **given: Any) -> None
         console.print(terminal.fit(differences_table(done.differences)))
     for name, reason in done.skipped_figures:
         console.print(f"skipped figure {name}: {reason}")
-    console.print(f"wrote {out}/summary.md, summary.csv, differences.csv, manifest.json, the tables"
+    console.print(f"wrote {out}/summary.md, summary.html, summary.csv, differences.csv, manifest.json, the tables"
                   + (f" and {len(done.figures)} figures in {out}/plots/" if done.figures else ""))
     for line in done.notes:
         console.print(line, markup=False, highlight=False)

@@ -152,7 +152,7 @@ def test_rank_zero_alone_writes_and_prints(runs):
     folder, _, out, _ = runs["ddp"]
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [".pe-bench", ".pe-bench.lock", "checkpoints", "differences.csv", "extrapolation.csv", "manifest.json", "summary.csv",
-         "summary.md", "training.csv"])
+         "summary.html", "summary.md", "training.csv"])
     assert len(list((folder / "checkpoints").iterdir())) == 2  # one per encoding, no temporary left
     (entry,) = json.loads((folder / "manifest.json").read_text())["runs"]
     assert (entry["world_size"], entry["backend"], entry["distribute"], entry["status"]) == (2, "gloo", "ddp",

@@ -46,6 +46,10 @@ class ModelConfig:
     # width of 768). At width 64 GPT-2's rule leaves the attention outputs 7x smaller than that, and the two-layer
     # circuits copying and recall need did not form (tasks suite, issue 21)
     init_std: float | None = 0.02
+    # the std of the token embedding (tied to the head; scaled by sqrt(d_model) going in): GPT-2's 0.02, or None:
+    # 1/sqrt(d_model), so each coordinate enters the first block at unit size. The tasks suite's recall needs the
+    # latter and copy the former at its budget (docs/tasks.md)
+    embedding_std: float | None = 0.02
     # on CUDA only (training.py): train under torch.autocast in this dtype (weights stay in the
     # run's dtype), and with this attention backend (flex: its backward runs on CUDA, not on CPU)
     train_autocast: str | None = None
@@ -97,6 +101,11 @@ def init_std(config: ModelConfig, name: str, weight: Tensor) -> float:
         return 1 / math.sqrt(3 * weight.shape[-1])  # (out, in): fan_in is the last dimension
     residual = name.endswith(("out.weight", "mlp.2.weight"))  # GPT-2: residual projections shrunk by depth
     return config.init_std / math.sqrt(2 * config.n_layers) if residual else config.init_std
+
+
+def embedding_std(config: ModelConfig) -> float:
+    """The initial std of the token embedding (see ``ModelConfig.embedding_std``)."""
+    return 1 / math.sqrt(config.d_model) if config.embedding_std is None else config.embedding_std
 
 
 class Attention(nn.Module):
@@ -172,8 +181,8 @@ class Transformer(nn.Module):
             if name.startswith("encoding."):
                 continue  # encodings initialise their own parameters
             if p.dim() >= 2:
-                # the token embedding (tied to the head) keeps 0.02 either way: it is scaled by sqrt(d_model) going in
-                nn.init.normal_(p, std=0.02 if name.startswith("token_embedding") else init_std(self.config, name, p))
+                nn.init.normal_(p, std=embedding_std(self.config) if name.startswith("token_embedding")
+                                else init_std(self.config, name, p))
             elif name.endswith("bias"):
                 nn.init.zeros_(p)
 

@@ -68,7 +68,8 @@ class TasksSettings:
 
     def model_config(self, task: str, randomized: bool) -> ModelConfig:
         return preset(self.model, d_model=self.d_model, n_layers=self.n_layers, max_len=self.span(task, randomized),
-                      init_std=None)  # width-scaled: see ModelConfig.init_std
+                      init_std=None,  # width-scaled: see ModelConfig.init_std
+                      embedding_std=self.recipe(task).embedding_std)
 
     def train_config(self, task: str, seed: int) -> TrainConfig:
         """How the model of ``seed`` trains on ``task``: the seed draws its examples (its weights: build_model)."""

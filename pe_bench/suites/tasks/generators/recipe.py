@@ -14,3 +14,4 @@ class Recipe:
     lr: float
     batch_size: int
     shortest: int = 0  # training lengths drawn from [max(the task's shortest, this), L]
+    embedding_std: float | None = 0.02  # the model's token-embedding init (ModelConfig.embedding_std)

@@ -17,6 +17,7 @@ from pe_bench.figures.common import (
     FigureSpec, NoUsableRows, colour, legend_outside, log_x, one_setting, order, prepare, subplots, title,
 )
 from pe_bench.results.tables import is_true
+from pe_bench.suites.tasks.report import headline_rows
 from pe_bench.suites.tasks.spec import RAND
 from pe_bench.suites.tasks.generators import TASKS
 
@@ -57,7 +58,7 @@ def draw_accuracy_vs_length(tasks: pd.DataFrame) -> Figure:
     listed: set[str] = set()  # variants the legend already has
     any_not_learned = False
     for ax, task in zip(axes, names):
-        rows = df[df["task"] == task]
+        rows = headline_rows(df[df["task"] == task])
         mean = rows.groupby(["encoding", "variant", "eval_len"], sort=False).agg(
             accuracy=("accuracy", "mean"), learned=("learned", "all")).reset_index()
         for encoding in order(mean["encoding"]):

@@ -81,6 +81,14 @@ def _accuracy(model: Transformer, task: str, length: int, depth: str, seed: int,
     return (exact_match(predicted, tokens, answer) if spec.exact else per_token), per_token
 
 
+def learned_at_l(rows: list[dict], task: str, train_len: int) -> bool:
+    """True if the mean accuracy at L over the task's headline depths (``Task.headline``) is at least LEARNED."""
+    headline = TASKS[task].headline
+    at_l = [r["accuracy"] for r in rows if r["eval_len"] == train_len and r["supported"]
+            and (headline is None or r["depth"] in headline)]
+    return bool(at_l) and sum(at_l) / len(at_l) >= LEARNED
+
+
 def _keys(name: str, randomized: bool, task: str, seed: int, settings: TasksSettings) -> list[dict]:
     """The keys of one model's rows within a run, for ``--resume``."""
     recipe = settings.recipe(task)
@@ -116,8 +124,7 @@ def evaluate_one(name: str, task: str, randomized: bool, seed: int, settings: Ta
             except Unsupported as e:
                 rows.append(TASKS_TABLE.row(**common, eval_len=length, depth=depth, supported=False, note=str(e)))
             advance()
-    at_l = [r["accuracy"] for r in rows if r["eval_len"] == recipe.train_len and r["supported"]]
-    learned = bool(at_l) and sum(at_l) / len(at_l) >= LEARNED
+    learned = learned_at_l(rows, task, recipe.train_len)
     for row in rows:
         row["learned"] = learned
         if not learned and not row["note"]:

@@ -26,9 +26,19 @@ from pe_bench.suites.tasks.generators import TASKS
 NOT_LEARNED = "not learned"
 
 
+def headline_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each task's headline depths (``Task.headline``; all of a task without one)."""
+    keep = pd.Series(True, index=df.index)
+    for name, task in TASKS.items():
+        if task.headline is not None:
+            keep &= (df["task"] != name) | df["depth"].astype(str).isin(task.headline)
+    return df[keep]
+
+
 def by_length(df: pd.DataFrame, per_seed: bool = False) -> pd.DataFrame:
-    """Accuracy per (encoding, variant, task, eval_len), averaged over depths and, unless
+    """Accuracy per (encoding, variant, task, eval_len), averaged over the headline depths and, unless
     ``per_seed``, over seeds; unsupported rows NaN; learned only where every seed learned."""
+    df = headline_rows(df)
     df = df.assign(accuracy=df["accuracy"].where(is_true(df["supported"])))
     keys = ["encoding", "variant", "task", "train_len", "eval_len", *(["seed"] if per_seed else [])]
     return (df.groupby(keys, sort=False, dropna=False)
@@ -58,7 +68,7 @@ def render(tables: dict[str, pd.DataFrame]) -> Group:
         lengths = sorted(rows["eval_len"].unique())
         train_len = int(rows["train_len"].iloc[0])
         table = Table(title=f"{task}: accuracy, trained at lengths up to L = {train_len}"
-                            + (" (mean of the depths)" if TASKS.get(str(task)) and TASKS[str(task)].depths else "")
+                            + _depths_note(str(task))
                             + f"; {_seeds_note(rows)}")
         table.add_column("encoding / variant")
         for length in lengths:
@@ -75,6 +85,14 @@ def render(tables: dict[str, pd.DataFrame]) -> Group:
             table.add_row(str(variant), *cells, verdict)
         parts.append(table)
     return Group(*parts)
+
+
+def _depths_note(task: str) -> str:
+    """What a task's accuracy is a mean of, where it has depths."""
+    spec = TASKS.get(task)
+    if spec is None or not spec.depths:
+        return ""
+    return " (mean of the depths)" if spec.headline is None else f" ({', '.join(spec.headline)} mix)"
 
 
 def per_seed(tables: Mapping[str, pd.DataFrame], name: str, task: str, factor: int = 4) -> pd.Series:
@@ -127,7 +145,7 @@ SUMMARY = SummaryPart(
     display=(*((f"{task} 4L", _show(f"{task}_4L")) for task in TASKS),
              ("task seeds", lambda r: seeds_label(r["tasks_seeds"]))),
     legend="Task accuracy at 4L, four times the task's training length (passkey: mean of the depths; copy: whole "
-           "string exact; recall: per query; flipflop: per read, mean of the mixes), the mean over the seeds that learned the task ± the half-width of its "
+           "string exact; recall: per query; flipflop: per read, on the training mix), the mean over the seeds that learned the task ± the half-width of its "
            "95 % interval (the mean alone with one seed); *not learned*: accuracy at L below 0.9 for every seed, so "
            "no length generalization can be read from it.",
     claims=CLAIMS,

@@ -25,3 +25,20 @@ def test_exact_match_counts_only_examples_right_in_every_byte():
 def test_token_accuracy_counts_each_byte():
     assert abs(token_accuracy(PREDICTED, TARGET, ALL) - 8 / 12) < 1e-6
     assert token_accuracy(torch.zeros_like(TARGET), TARGET, ALL) == 0.0
+
+
+def test_flip_flop_is_learned_or_not_on_its_training_mix_and_passkey_on_the_mean_of_its_depths():
+    from pe_bench.suites.tasks.measure import learned_at_l
+    from pe_bench.suites.tasks.report import by_length
+    import pandas as pd
+
+    def rows(task, accuracies):
+        return [{"task": task, "eval_len": 64, "depth": depth, "accuracy": accuracy, "supported": True}
+                for depth, accuracy in accuracies.items()]
+    flipflop = rows("flipflop", {"dense": 0.5, "train": 0.95, "sparse": 0.7})
+    assert learned_at_l(flipflop, "flipflop", 64)  # the dense and sparse mixes are not averaged in
+    assert not learned_at_l(rows("flipflop", {"dense": 1.0, "train": 0.85, "sparse": 1.0}), "flipflop", 64)
+    assert not learned_at_l(rows("passkey", {"start": 0.7, "middle": 1.0, "end": 0.95}), "passkey", 64)
+    table = pd.DataFrame([dict(r, encoding="rope", variant="rope", train_len=64, learned=True, seed=0)
+                          for r in flipflop])
+    assert by_length(table)["accuracy"].tolist() == [0.95]

@@ -39,6 +39,9 @@ class Task:
     options: tuple[str, ...] = ()
     #: how the suite trains it, per preset (tiny, quick, standard); a preset not named takes quick's
     recipes: Mapping[str, Recipe] = field(default_factory=dict)
+    #: the depths whose mean is the task's accuracy (learned at L, tables, summary); None: all of them.
+    #: Flip-flop's is its training mix: the dense and sparse mixes are shown beside it, not averaged in
+    headline: tuple[str, ...] | None = None
 
     def recipe(self, preset: str) -> Recipe:
         """The recipe for ``preset``: its own, else quick's, else a default sized by ``min_length``."""
@@ -51,7 +54,7 @@ TASKS: dict[str, Task] = {t.name: t for t in (
     Task("copy", copy.make, copy.MIN_LENGTH, exact=True, recipes=copy.RECIPES),
     Task("recall", recall.make, recall.MIN_LENGTH, exact=False, recipes=recall.RECIPES),
     Task("flipflop", flipflop.make, flipflop.MIN_LENGTH, exact=False, depths=flipflop.DEPTHS,
-         options=("flip_flop_probs",), recipes=flipflop.RECIPES),
+         options=("flip_flop_probs",), recipes=flipflop.RECIPES, headline=flipflop.HEADLINE),
 )}
 
 

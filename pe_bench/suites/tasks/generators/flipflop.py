@@ -24,6 +24,7 @@ from pe_bench.suites.tasks.generators.recipe import Recipe
 PROBS = (0.1, 0.8, 0.1)  # write, ignore, read: the paper's training mix
 #: evaluation mixes, by p_ignore (None: the training mix)
 DEPTHS = {"dense": 0.1, "train": None, "sparse": 0.98}
+HEADLINE = ("train",)  # learned or not, and the summary, on the training mix
 MIN_LENGTH = 4  # a write and a read
 #: how the suite trains this task, per preset (the same for every encoding)
 RECIPES = {"tiny": Recipe(32, 3, 3e-3, 4), "quick": Recipe(64, 400, 1e-3, 32),

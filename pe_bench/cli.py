@@ -24,7 +24,7 @@ from typer.core import TyperGroup  # noqa: E402
 
 from pe_bench import __version__  # noqa: E402
 from pe_bench import command_options as options  # noqa: E402
-from pe_bench import distributed, session, terminal  # noqa: E402
+from pe_bench import distributed, jobs, session, terminal  # noqa: E402
 from pe_bench.check import check_encodings, check_report, registered_names  # noqa: E402
 from pe_bench.encodings import ENCODINGS, ORIGINS, build_encoding, encoding_class  # noqa: E402
 from pe_bench.encodings import load_entry_points  # noqa: E402
@@ -57,7 +57,7 @@ class OneLineErrors(TyperGroup):
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
         global INVOCATION
-        INVOCATION = ["pe-bench", *(args if args is not None else sys.argv[1:])]
+        INVOCATION = jobs.typed_command() or ["pe-bench", *(args if args is not None else sys.argv[1:])]
         try:
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)
@@ -203,6 +203,11 @@ def _measuring_command(name: str, doc: str, encodings: inspect.Parameter,
         names = to_names(given[encodings.name])
         common = {n: given[n] for n, _, _ in options.RUN_OPTIONS}
         common["suites"] = common.pop("suite")
+        n_jobs = common.pop("jobs")
+        if n_jobs != 1:  # start the command again as n_jobs ranks of a sweep (pe_bench/jobs.py)
+            each = jobs.check(n_jobs, common["threads"], common["distribute"], common["device"], distributed.launched())
+            if n_jobs > 1:
+                sys.exit(jobs.relaunch(INVOCATION[1:], n_jobs, each, common["threads"] or os.cpu_count() or 1))
         _run_and_report(names, **common, **options.overrides(given))
 
     command.__name__ = name

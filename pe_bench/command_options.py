@@ -68,6 +68,9 @@ RUN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
                                                                   "each model on all ranks (data sharded); sweep "
                                                                   "deals whole training jobs out to the ranks.")],
      None),
+    ("jobs", Annotated[int, typer.Option(help="Train N models at once on this machine, each in its own process "
+                                              "with 1/N of the threads (a sweep of N local ranks); suites that "
+                                              "time (speed, kvcache) run alone with every thread.")], 1),
     ("plots", Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the figures into <out>/plots/ at the "
                                                                       "end.")], True),
 )

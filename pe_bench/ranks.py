@@ -2,8 +2,8 @@
 
 With several ranks (pe_bench/distributed.py):
 
-- a suite that does not train (``Suite.trains`` false: speed, kvcache) runs on rank 0 alone;
-  the other ranks wait for it (``World.sync``: no time limit) — their timings would only
+- a suite that does not train (``Suite.trains`` false: speed, kvcache) runs on rank 0 alone
+  (under ``--jobs``, with the threads of every rank: pe_bench/jobs.py); the other ranks wait for it (``World.sync``: no time limit) — their timings would only
   disturb rank 0's, and its numbers need no second model;
 - a suite that trains, under ``--distribute ddp``: every rank runs it, training each model
   together (DDP) and evaluating the same trained model; rank 0 alone writes the rows;
@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from pe_bench.distributed import World
+from pe_bench.jobs import solo_threads
 from pe_bench.progress import Progress
 from pe_bench.results.schema import Schema
 from pe_bench.suite import Existing, Rows, RunContext, Suite
@@ -61,7 +62,8 @@ def batches(suite: Suite, encodings: tuple[str, ...], settings: Any, context: Ru
         yield from suite.run(encodings, settings, context)
     elif not suite.trains:
         if world.is_main:
-            yield from suite.run(encodings, settings, context)
+            with solo_threads(context.runtime) as runtime:  # under --jobs: every thread the ranks share
+                yield from suite.run(encodings, settings, replace(context, runtime=runtime))
         world.sync()
     elif world.collective:
         for batch in suite.run(encodings, settings, context):

@@ -152,11 +152,11 @@ def all_six(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, p
     return out, before, draw_figures(data, ALL_SPECS, out, source="the test")
 
 
-def test_all_seven_tables_draw_all_thirteen_figures_as_valid_pngs(all_six):
+def test_all_seven_tables_draw_all_fourteen_figures_as_valid_pngs(all_six):
     out, _, report = all_six
     assert report.skipped == []
     assert [p.name for p in report.drawn] == [f"{spec.name}.png" for spec in ALL_SPECS]
-    assert len(report.drawn) == 13
+    assert len(report.drawn) == 14
     for path in report.drawn:
         assert path.parent == out and path.is_file()
         assert path.read_bytes()[:8] == PNG_MAGIC
@@ -175,11 +175,11 @@ def test_the_tables_are_left_untouched_and_no_temporary_file_remains(all_six):
 def test_the_figure_names_are_the_ones_results_folders_already_hold():
     assert [spec.name for spec in ALL_SPECS] == [
         "speed_ratio", "kvcache_decode", "shift_invariance", "precision", "ppl_vs_length", "streaming",
-        "training_loss", "task_accuracy_vs_length", "passkey_depth", *ENCODING_FIGURES]
+        "training_loss", "task_accuracy_vs_length", "passkey_depth", "flipflop_errors", *ENCODING_FIGURES]
     assert {spec.name: spec.table for spec in ALL_SPECS if spec.table} == {
         "speed_ratio": "speed", "kvcache_decode": "kvcache", "shift_invariance": "shift", "precision": "precision",
         "ppl_vs_length": "extrapolation", "streaming": "extrapolation", "training_loss": "training",
-        "task_accuracy_vs_length": "tasks", "passkey_depth": "tasks"}
+        "task_accuracy_vs_length": "tasks", "passkey_depth": "tasks", "flipflop_errors": "tasks"}
 
 
 def test_only_the_specs_given_are_drawn_and_missing_tables_are_skipped_with_the_source_named(tmp_path: Path):

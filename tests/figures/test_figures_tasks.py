@@ -2,10 +2,10 @@
 
 import matplotlib.colors
 import pytest
-from figure_tables import table, task_rows as rows
+from figure_tables import flipflop_rows, table, task_rows as rows
 
 from pe_bench.figures import NoUsableRows, colour
-from pe_bench.suites.tasks.figures import draw_accuracy_vs_length, draw_passkey_depth
+from pe_bench.suites.tasks.figures import draw_accuracy_vs_length, draw_flipflop_errors, draw_passkey_depth
 
 
 def test_one_panel_per_task_rand_dashed_and_not_learned_marked():
@@ -53,3 +53,14 @@ def test_no_supported_rows_is_no_usable_rows():
         draw_accuracy_vs_length(table("tasks", [dict(r, supported=False) for r in rows()]))
     with pytest.raises(NoUsableRows):
         draw_passkey_depth(table("tasks", [r for r in rows() if r["task"] == "copy"]))
+
+
+def test_flipflop_errors_one_panel_per_mix_error_is_one_minus_accuracy():
+    fig = draw_flipflop_errors(table("tasks", rows() + flipflop_rows()))
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["dense mix", "train mix (trained on)", "sparse mix"]
+    lines = {line.get_label(): line for line in panels[1].lines}
+    assert [round(y, 6) for y in lines["rope"].get_ydata()] == [0.0, 0.1, 0.3]
+    assert lines["_alibi (not learned)"].get_linestyle() == ":"
+    with pytest.raises(NoUsableRows):
+        draw_flipflop_errors(table("tasks", rows()))

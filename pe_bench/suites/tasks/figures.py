@@ -1,4 +1,5 @@
-"""The tasks suite's figures: accuracy vs length (one panel per task), passkey accuracy by depth.
+"""The tasks suite's figures: accuracy vs length (one panel per task), passkey accuracy by depth,
+flip-flop's error rate per mix.
 
 A randomized-positions variant (``<encoding>+rand``) is drawn in its encoding's colour with a
 dashed line. A model that did not learn its task at L is drawn with a dotted line and hollow
@@ -125,7 +126,40 @@ def draw_passkey_depth(tasks: pd.DataFrame) -> Figure:
     return fig
 
 
+def draw_flipflop_errors(tasks: pd.DataFrame) -> Figure:
+    """Flip-flop's error rate per read (1 - accuracy) by evaluation length, one panel per mix:
+    Liu et al. 2023's "glitches", rare on the training mix and growing where reads sit far from
+    their write (the sparse mix)."""
+    df = _usable(tasks)
+    df = df[(df["task"] == "flipflop") & df["accuracy"].notna()]
+    if df.empty:
+        raise NoUsableRows("tasks.csv has no flipflop rows with an accuracy")
+    df, note = one_setting(df, SETTING)
+    mixes = [m for m in TASKS["flipflop"].depths or {} if (df["depth"] == m).any()]
+    fig, axes = subplots(len(mixes), width=3.6, sharey=True)
+    for ax, mix in zip(axes, mixes):
+        rows = df[df["depth"] == mix]
+        mean = rows.groupby(["encoding", "variant", "eval_len"], sort=False).agg(
+            accuracy=("accuracy", "mean"), learned=("learned", "all")).reset_index()
+        for encoding in order(mean["encoding"]):
+            for variant in sorted(set(mean.loc[mean["encoding"] == encoding, "variant"])):
+                line = mean[mean["variant"] == variant].sort_values("eval_len")
+                ax.plot(line["eval_len"], 1 - line["accuracy"], **_style(variant, encoding, bool(line["learned"].all())))
+        ax.axvline(float(rows["train_len"].iloc[0]), color="black", linestyle="--", linewidth=1,
+                   label="training length L")
+        log_x(ax, rows["eval_len"], "evaluation length (bytes)")
+        ax.set_title(f"{mix} mix" + (" (trained on)" if mix in (TASKS["flipflop"].headline or ()) else ""),
+                     fontsize="medium")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("error rate per read (1 - accuracy)")
+    legend_outside(axes)
+    title(fig, "Flip-flop: errors per read by mix and length (dotted, hollow: not learned on the training mix)",
+          f"preset {df['preset'].iloc[0]}, {_seeds(df)}{note}")
+    return fig
+
+
 FIGURES = (
     FigureSpec("task_accuracy_vs_length", "tasks", draw_accuracy_vs_length),
     FigureSpec("passkey_depth", "tasks", draw_passkey_depth),
+    FigureSpec("flipflop_errors", "tasks", draw_flipflop_errors),
 )

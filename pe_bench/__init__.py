@@ -14,7 +14,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-_API = {"run": "pe_bench.session", "Reporter": "pe_bench.session", "plot_results": "pe_bench.runner",
+_API = {"run": "pe_bench.session", "Reporter": "pe_bench.session", "plot_results": "pe_bench.replot",
         "make_runtime": "pe_bench.runtime"}
 
 

@@ -35,7 +35,8 @@ from pe_bench.interrupts import exit_code, terminations_as_interrupts  # noqa: E
 from pe_bench.model import PRESETS  # noqa: E402
 from pe_bench.progress import progress_for  # noqa: E402
 from pe_bench.results.summary import differences_table, summary_table  # noqa: E402
-from pe_bench.runner import Plan, plot_results  # noqa: E402
+from pe_bench.replot import plot_results  # noqa: E402
+from pe_bench.runner import Plan  # noqa: E402
 from pe_bench.runtime import make_runtime  # noqa: E402
 from pe_bench.session import Reporter  # noqa: E402
 

@@ -9,9 +9,8 @@ strings into the arguments below and draws the progress bars and tables.
    soon as it exists, so an interrupted run keeps what it finished. ``manifest.json``
    records the run as it starts and as it ends.
 3. ``finish`` renders each suite's table and the cross-suite summary from the saved
-   tables, writes summary.md / summary.csv and draws the figures.
+   tables, writes summary.md / summary.html / summary.csv (``write_summary``) and draws the figures.
 
-``plot_results`` draws the figures of a folder's saved tables without running anything.
 Every step loops over the suite registry; no suite is named here.
 """
 
@@ -31,7 +30,7 @@ from rich.console import RenderableType
 from pe_bench.check import interface_problems
 from pe_bench.encodings import BUILT_IN, ORIGINS, resolve
 from pe_bench.errors import InputError
-from pe_bench.figures import FORMATS, NothingToPlot, PlotReport, draw_figures
+from pe_bench.figures import PlotReport, draw_figures
 from pe_bench.figures.encodings import FIGURES as ENCODING_FIGURES
 from pe_bench.figures.common import FigureSpec
 from pe_bench.machine import busy_notice, machine_load
@@ -40,7 +39,7 @@ from pe_bench.progress import Progress
 from pe_bench.ranks import batches, from_main, work_alongside
 from pe_bench.results import manifest
 from pe_bench.results.files import remove_stale_temporaries
-from pe_bench.results.folder import check_writable_folder, claim, is_owned, locked
+from pe_bench.results.folder import check_writable_folder, claim, locked
 from pe_bench.results.summary import SummaryPart, run_notes, write_report
 from pe_bench.results.tables import key_text, read_table, upsert
 from pe_bench.runtime import Runtime, check_memory
@@ -202,21 +201,34 @@ def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | Non
     return run_plan.new_rows
 
 
+def selections(run_plan: Plan) -> dict[str, dict[str, dict[str, Any]]]:
+    """{suite: {table: {column: value}}}: which saved rows are this run's (``Suite.selects``)."""
+    return {name: SUITES[name].selects(settings, run_plan.runtime) for name, settings in run_plan.suites.items()}
+
+
 def tables_for_run(run_plan: Plan) -> dict[str, pd.DataFrame]:
     """The saved tables, restricted to this run's encodings (NoPE included) and settings: a folder
     can hold other runs' rows (another preset, length...); ``Suite.selects`` keeps this run's."""
-    names = set(with_nope(run_plan.encodings))
-    saved = load_tables(run_plan.out)
+    return selected_tables(run_plan.out, run_plan.encodings, selections(run_plan))
+
+
+def selected_tables(out: Path, encodings: Iterable[str], chosen: dict[str, dict[str, dict[str, Any]]]
+                    ) -> dict[str, pd.DataFrame]:
+    """``out``'s saved tables, restricted to ``encodings`` (NoPE included) and the ``chosen`` rows
+    of each suite ({suite: {table: {column: value}}}, as ``selections`` gives them)."""
+    names = set(with_nope(tuple(encodings)))
+    saved = load_tables(out)
     tables = {}
-    for suite_name, settings in run_plan.suites.items():
-        for table, values in SUITES[suite_name].selects(settings, run_plan.runtime).items():
+    for selects in chosen.values():
+        for table, values in selects.items():
             df = saved.get(table)
             if df is None:
                 continue
             if "encoding" in df.columns:
                 df = df[df["encoding"].isin(names)]
             for column, value in values.items():  # a tuple: any of its values (a training suite's seeds)
-                df = df[df[column].map(key_text).isin(map(key_text, value if isinstance(value, tuple) else [value]))]
+                many = value if isinstance(value, (tuple, list)) else [value]  # a list: the tuple, read from JSON
+                df = df[df[column].map(key_text).isin(map(key_text, many))]
             tables[table] = df
     return tables
 
@@ -231,22 +243,30 @@ def finish(run_plan: Plan, draw_plots: bool = True, command: list[str] | None = 
 
 def _finish(run_plan: Plan, draw_plots: bool, command: list[str] | None) -> Finished:
     tables = tables_for_run(run_plan)
-    suite_tables = [table for name in run_plan.suites if (table := rendered(name, tables)) is not None]
-    figures: list[Path] = []
-    skipped: list[tuple[str, str]] = []
+    report = PlotReport()
     if draw_plots:
         # this run's rows only, as in the summary: the folder may hold other presets' rows too
         report = draw_figures({name: df for name, df in tables.items() if len(df)}, figure_specs(run_plan.suites),
                               run_plan.out / "plots", source="this run")
-        figures, skipped = report.drawn, report.skipped
-    parts = [SUITES[name].summary for name in run_plan.suites]  # the suites that ran, and nothing else
-    summary, differences = write_report(run_plan.out, tables, parts, encodings=run_plan.encodings,
-                                        preset=run_plan.preset, runtime_record=run_plan.runtime.record(),
-                                        command=_quoted(command), suite_tables=suite_tables, figures=figures,
-                                        runs=manifest.contributing_runs(run_plan.out, {n: (settings, tuple(
-                                            s.name for s in SUITES[n].tables)) for n, settings in run_plan.suites.items()},
-                                            run_plan.runtime.record()))
-    return Finished(summary, suite_tables, figures, skipped, differences, parts, run_notes(tables, parts))
+    done = write_summary(run_plan.out, tables, report.drawn, encodings=run_plan.encodings, suites=run_plan.suites,
+                         preset=run_plan.preset, runtime_record=run_plan.runtime.record(), command=_quoted(command))
+    done.skipped_figures = report.skipped
+    return done
+
+
+def write_summary(out: Path, tables: dict[str, pd.DataFrame], figures: list[Path], *, encodings: tuple[str, ...],
+                  suites: dict[str, Any], preset: str, runtime_record: dict[str, Any], command: str) -> Finished:
+    """Each suite's table and the summary of one run from its rows (``tables``), into summary.md, .html
+    and .csv; ``suites`` maps each suite that ran to its settings (or, read back from the manifest,
+    their JSON). What ``finish`` writes after a run and ``pe-bench plot`` rewrites after drawing."""
+    suite_tables = [table for name in suites if (table := rendered(name, tables)) is not None]
+    parts = [SUITES[name].summary for name in suites]  # the suites that ran, and nothing else
+    runs = manifest.contributing_runs(out, {name: (settings, tuple(s.name for s in SUITES[name].tables))
+                                            for name, settings in suites.items()}, runtime_record)
+    summary, differences = write_report(out, tables, parts, encodings=encodings, preset=preset,
+                                        runtime_record=runtime_record, command=command, suite_tables=suite_tables,
+                                        figures=figures, runs=runs)
+    return Finished(summary, suite_tables, figures, [], differences, parts, run_notes(tables, parts))
 
 
 def rendered(name: str, tables: dict[str, pd.DataFrame]) -> RenderableType | None:
@@ -258,42 +278,3 @@ def rendered(name: str, tables: dict[str, pd.DataFrame]) -> RenderableType | Non
 def figure_specs(suites: Iterable[str] | None = None) -> list[FigureSpec]:
     """The figures of ``suites`` (default: every suite), then the encodings' own."""
     return [spec for name in (suites or SUITES) for spec in SUITES[name].figures] + list(ENCODING_FIGURES)
-
-
-def plot_results(results: Path, out: Path | None = None, fmt: str = "png") -> PlotReport:
-    """Draw every figure the result tables in ``results`` allow; never reruns a benchmark.
-
-    Args:
-        results: a folder holding some of the suites' tables (speed.csv, kvcache.csv, ...).
-        out: the folder for the figures (created if missing); default ``results / "plots"``.
-        fmt: "png" or "svg"; each figure is written as ``<name>.<fmt>``.
-
-    Returns:
-        The files written and, for each figure not drawn, its name and the reason.
-
-    Raises:
-        InputError: an unknown ``fmt``, a ``results`` that is not a folder, ``out`` that is a
-            file, or a table that is not a valid CSV of its schema (left untouched).
-        NothingToPlot: ``results`` holds none of the tables.
-    """
-    if fmt not in FORMATS:
-        raise InputError(f"unknown plot format '{fmt}'; valid: {', '.join(FORMATS)}")
-    results = Path(results)
-    if not results.is_dir():
-        raise InputError(f"results folder {results} does not exist or is not a folder")
-    if out is None and is_owned(results):
-        out = results / "plots"  # the figures of a pe-bench folder are pe-bench's
-        check_figures_folder(out)
-    else:
-        flag = "plot folder" if out is None else "--out"
-        out = results / "plots" if out is None else Path(out)
-        check_writable_folder(out, flag)
-    schemas = all_schemas()
-    if not any((results / schema.filename).is_file() for schema in schemas.values()):
-        expected = ", ".join(schema.filename for schema in schemas.values())
-        raise NothingToPlot(f"nothing to plot in {results}: expected at least one of {expected}")
-    # read every table before drawing anything, so a bad table stops the run with no figure half-made
-    tables = load_tables(results)
-    if not (out.parent == results and is_owned(results)):
-        claim(out)  # a figures folder of its own: marked, so a later plot may write there again
-    return draw_figures(tables, figure_specs(), out, fmt, source=str(results))

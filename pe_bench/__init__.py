@@ -1,8 +1,9 @@
 """pe-bench: compare positional encodings on speed, KV-cache behaviour, length extrapolation and tasks.
 
 The Python API in one place: ``pe_bench.run(...)`` does what ``pe-bench compare`` does
-(session.py); ``plot_results`` draws a folder's figures; ``make_runtime`` says where to run.
-They are imported on first use, so ``import pe_bench`` stays light.
+(session.py); ``plot_results`` draws a folder's figures again, and its summary with them;
+``make_runtime`` says where to run. They are imported on first use, so ``import pe_bench``
+stays light.
 """
 
 from importlib import import_module

@@ -260,7 +260,7 @@ def plot(
     fmt: Annotated[str, typer.Option("--format", help="Image format.", metavar=options.metavar(FORMATS, False),
                                      autocompletion=options.completer(lambda: FORMATS, False))] = "png",
 ) -> None:
-    """Draw figures from saved result tables; never reruns a benchmark."""
+    """Draw figures from saved result tables, and the summary pages with them; never reruns a benchmark."""
     try:
         report = plot_results(results, out, fmt)
     except NothingToPlot as e:
@@ -268,6 +268,10 @@ def plot(
     for name, reason in report.skipped:
         console.print(f"skipped {name}: {reason}")
     console.print(f"drew {len(report.drawn)} figures in {(out or results / 'plots')}/")
+    if report.pages:
+        console.print(f"rewrote {' and '.join(p.name for p in report.pages)} in {results}/ with them")
+    if report.note:
+        console.print(report.note, markup=False, highlight=False)
 
 
 def main() -> None:

@@ -9,7 +9,8 @@ strings into the arguments below and draws the progress bars and tables.
    soon as it exists, so an interrupted run keeps what it finished. ``manifest.json``
    records the run as it starts and as it ends.
 3. ``finish`` renders each suite's table and the cross-suite summary from the saved
-   tables, writes summary.md / summary.html / summary.csv (``write_summary``) and draws the figures.
+   tables, writes summary.md / summary.html / summary.csv and draws the figures
+   (``write_summary``, which ``pe-bench plot`` calls again after drawing: replot.py).
 
 Every step loops over the suite registry; no suite is named here.
 """
@@ -167,6 +168,7 @@ def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | Non
     # a user's encoding: the file or module it came from and the sha256 of its source
     records["encoding_sources"] = {name: ORIGINS[name].record() for name in run_plan.encodings
                                    if ORIGINS[name] is not BUILT_IN}
+    records["selects"] = selections(run_plan)  # which rows its summary shows: plot rewrites it from them
     entry = manifest.new_entry(encodings=run_plan.encodings, suites=run_plan.suites, preset=run_plan.preset,
                                runtime_record=run_plan.runtime.record(), seed=run_plan.seed, resume=run_plan.resume,
                                command=command, **run_plan.runtime.world.record(), **records)
@@ -202,7 +204,8 @@ def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | Non
 
 
 def selections(run_plan: Plan) -> dict[str, dict[str, dict[str, Any]]]:
-    """{suite: {table: {column: value}}}: which saved rows are this run's (``Suite.selects``)."""
+    """{suite: {table: {column: value}}}: which saved rows are this run's (``Suite.selects``).
+    Recorded in the manifest, so ``pe-bench plot`` can select the same rows again (replot.py)."""
     return {name: SUITES[name].selects(settings, run_plan.runtime) for name, settings in run_plan.suites.items()}
 
 

@@ -46,6 +46,7 @@ from pe_bench.results.tables import key_text, read_table, upsert
 from pe_bench.runtime import Runtime, check_memory
 from pe_bench.seeds import check_resume, seed_overrides
 from pe_bench.suite import Existing, RunContext, with_nope
+from pe_bench.tensorboard import Board, check as check_tensorboard
 from pe_bench.terminal import fit
 from pe_bench.suites import SUITES, all_schemas
 
@@ -63,6 +64,7 @@ class Plan:
     resume: bool = False
     new_rows: dict[str, pd.DataFrame] = field(default_factory=dict)  # filled by execute()
     notices: list[str] = field(default_factory=list)  # what the user should read (a manifest moved aside)
+    tensorboard: Path | None = None  # --tensorboard: the training suites' scalars go there (tensorboard.py)
 
 
 @dataclass
@@ -79,11 +81,13 @@ class Finished:
 
 
 def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runtime: Runtime, out: Path,
-         seed: int | None = None, overrides: dict[str, Any] | None = None, resume: bool = False) -> Plan:
+         seed: int | None = None, overrides: dict[str, Any] | None = None, resume: bool = False,
+         tensorboard: Path | None = None) -> Plan:
     """Check every input and build every suite's settings; nothing runs, nothing is written.
 
     ``overrides`` maps suite option names (``seq_lens``, ``batch_size``, ...) to values; None
-    means "the preset's value". An option that no chosen suite reads is an InputError.
+    means "the preset's value". An option that no chosen suite reads is an InputError, and so is
+    ``tensorboard`` (a folder) without the tensorboard package or without a suite that trains.
     """
     if seed is not None:
         check_seed(seed)
@@ -108,6 +112,9 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
                                    **{k: v for k, v in overrides.items() if k in suite.option_names() and k != "seeds"})
         for suite in chosen
     }
+    if tensorboard is not None:  # the package, a suite that trains, a folder pe-bench may write into
+        check_tensorboard(chosen, SUITES.values())
+        check_writable_folder(tensorboard, "--tensorboard")
     check_writable_folder(out)
     load_tables(out)  # every table a run reads or rewrites (the summary reads them all) must be valid
     check_figures_folder(out / "plots")
@@ -119,7 +126,8 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
     # last: it moves a corrupt manifest aside (rank 0 alone: the others never write)
     notice = manifest.check(out) if out.is_dir() and runtime.world.is_main else None
     busy = busy_notice(machine_load()) if runtime.world.is_main else None  # before any work of ours
-    return Plan(encodings, settings, runtime, out, preset, seed, resume, notices=[n for n in (busy, notice) if n])
+    return Plan(encodings, settings, runtime, out, preset, seed, resume, notices=[n for n in (busy, notice) if n],
+                tensorboard=tensorboard)
 
 
 def check_figures_folder(plots: Path) -> None:
@@ -174,7 +182,10 @@ def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | Non
                                command=command, **run_plan.runtime.world.record(), **records)
     _notice(run_plan, manifest.record(out, entry))
     existing = Existing(from_main(run_plan.runtime.world, lambda: load_tables(out) if run_plan.resume else {}))
-    context = RunContext(run_plan.runtime, out, progress, existing)
+    if run_plan.tensorboard is not None:
+        claim(run_plan.tensorboard)  # pe-bench's from now on, as --out is
+    board = Board(run_plan.tensorboard)  # writes nothing without --tensorboard
+    context = RunContext(run_plan.runtime, out, progress, existing, board=board)
     try:
         for name, settings in run_plan.suites.items():
             start = time.perf_counter()
@@ -183,6 +194,7 @@ def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | Non
                     if not rows:
                         continue
                     upsert(out, schema, rows)
+                    board.add(SUITES[name].scalars(schema, rows))
                     batch = pd.DataFrame(rows)
                     previous = run_plan.new_rows.get(schema.name)
                     run_plan.new_rows[schema.name] = batch if previous is None else pd.concat(
@@ -198,6 +210,7 @@ def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | Non
         entry["status"] = "failed"
         raise
     finally:
+        board.close()
         entry["ended_at"] = manifest.now()
         _notice(run_plan, manifest.record(out, entry))
     return run_plan.new_rows

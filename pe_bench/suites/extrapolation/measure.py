@@ -32,6 +32,7 @@ from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime
 from pe_bench.suite import RunContext
 from pe_bench.suites.extrapolation.spec import EXTRAPOLATION, STREAM_POLICIES, TRAINING, ExtrapolationSettings
+from pe_bench.suites.extrapolation.report import board_run
 from pe_bench.training import TrainResult, train
 
 
@@ -109,7 +110,7 @@ def _dynamic_rows(model: Transformer, tokens: torch.Tensor, settings: Extrapolat
 def _trained_model(name: str, settings: ExtrapolationSettings, seed: int, corpus: Corpus, ctx: RunContext
                    ) -> tuple[Transformer, TrainResult]:
     """Load the checkpoint for (name, settings, seed, corpus) from ``ctx.out / "checkpoints"``, or
-    train and save one.
+    train (each step to ``ctx.board``) and save one.
 
     The seed is in the checkpoint's identity (TrainConfig.seed), so each seed has its own.
     Under DDP, rank 0 decides (its folder is the one written to), loads the checkpoint and
@@ -127,7 +128,8 @@ def _trained_model(name: str, settings: ExtrapolationSettings, seed: int, corpus
         return model, world.broadcast(loaded)
     label = f"train {name}" + (f" seed {seed}" if len(settings.seeds) > 1 else "")
     with ctx.progress.task(label, total=settings.steps) as advance:
-        result = train(model, corpus.train, settings.train_config(seed), runtime, advance)
+        result = train(model, corpus.train, settings.train_config(seed), runtime, advance,
+                       on_step=ctx.board.steps(board_run(name, seed)))
     if not result.diverged and world.saves_checkpoints:
         checkpoints.save(path, ident, model, result)
     return model, result

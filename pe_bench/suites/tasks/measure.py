@@ -31,6 +31,7 @@ from pe_bench.suites.tasks.generators import TASKS
 from pe_bench.suites.tasks.generators.batches import sampler, stack
 from pe_bench.suites.tasks.generators.generate import greedy_answers
 from pe_bench.suites.tasks.generators.scoring import exact_match, token_accuracy
+from pe_bench.suites.tasks.report import board_run
 from pe_bench.training import TrainResult, train
 
 #: evaluation examples come from seed + this, so they are never the training examples' stream
@@ -44,7 +45,7 @@ def variant_name(name: str, randomized: bool) -> str:
 def _trained_model(name: str, task: str, randomized: bool, seed: int, settings: TasksSettings, ctx: RunContext
                    ) -> tuple[Transformer, TrainResult]:
     """Load the checkpoint for this (encoding, variant, task, seed) from ``ctx.out / "checkpoints"``, or
-    train and save one."""
+    train (each step to ``ctx.board``) and save one."""
     runtime = ctx.runtime
     model = build_model(name, settings.model_config(task, randomized), seed=seed).to(runtime.device, runtime.dtype)
     ident = identity(name, task, randomized, seed, settings, runtime)
@@ -57,7 +58,8 @@ def _trained_model(name: str, task: str, randomized: bool, seed: int, settings: 
                       settings.task_options(task))
     variant = variant_name(name, randomized)
     with ctx.progress.task(f"train {variant} on {task}, seed {seed}", total=config.steps) as advance:
-        result = train(model, None, config, runtime, advance, sampler=batches)
+        result = train(model, None, config, runtime, advance, sampler=batches,
+                       on_step=ctx.board.steps(board_run(name, variant, task, seed)))
     if not result.diverged:
         checkpoints.save(path, ident, model, result)
     return model, result

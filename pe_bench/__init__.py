@@ -1,8 +1,9 @@
 """pe-bench: compare positional encodings on speed, KV-cache behaviour, length extrapolation and tasks.
 
 The Python API in one place: ``pe_bench.run(...)`` does what ``pe-bench compare`` does
-(session.py); ``plot_results`` draws a folder's figures; ``make_runtime`` says where to run.
-They are imported on first use, so ``import pe_bench`` stays light.
+(session.py); ``plot_results`` draws a folder's figures again, and its summary with them;
+``make_runtime`` says where to run. They are imported on first use, so ``import pe_bench``
+stays light.
 """
 
 from importlib import import_module
@@ -14,7 +15,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-_API = {"run": "pe_bench.session", "Reporter": "pe_bench.session", "plot_results": "pe_bench.runner",
+_API = {"run": "pe_bench.session", "Reporter": "pe_bench.session", "plot_results": "pe_bench.replot",
         "make_runtime": "pe_bench.runtime"}
 
 

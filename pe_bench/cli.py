@@ -35,7 +35,8 @@ from pe_bench.interrupts import exit_code, terminations_as_interrupts  # noqa: E
 from pe_bench.model import PRESETS  # noqa: E402
 from pe_bench.progress import progress_for  # noqa: E402
 from pe_bench.results.summary import differences_table, summary_table  # noqa: E402
-from pe_bench.runner import Plan, plot_results  # noqa: E402
+from pe_bench.replot import plot_results  # noqa: E402
+from pe_bench.runner import Plan  # noqa: E402
 from pe_bench.runtime import make_runtime  # noqa: E402
 from pe_bench.session import Reporter  # noqa: E402
 
@@ -264,7 +265,7 @@ def plot(
     fmt: Annotated[str, typer.Option("--format", help="Image format.", metavar=options.metavar(FORMATS, False),
                                      autocompletion=options.completer(lambda: FORMATS, False))] = "png",
 ) -> None:
-    """Draw figures from saved result tables; never reruns a benchmark."""
+    """Draw figures from saved result tables, and the summary pages with them; never reruns a benchmark."""
     try:
         report = plot_results(results, out, fmt)
     except NothingToPlot as e:
@@ -272,6 +273,10 @@ def plot(
     for name, reason in report.skipped:
         console.print(f"skipped {name}: {reason}")
     console.print(f"drew {len(report.drawn)} figures in {(out or results / 'plots')}/")
+    if report.pages:
+        console.print(f"rewrote {' and '.join(p.name for p in report.pages)} in {results}/ with them")
+    if report.note:
+        console.print(report.note, markup=False, highlight=False)
 
 
 def main() -> None:

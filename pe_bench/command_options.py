@@ -73,6 +73,9 @@ RUN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
                                               "time (speed, kvcache) run alone with every thread.")], 1),
     ("plots", Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the figures into <out>/plots/ at the "
                                                                       "end.")], True),
+    ("tensorboard", Annotated[Path | None, typer.Option(
+        metavar="DIR", help="Log each trained model's loss and learning rate per step and its evaluation per length "
+                            'to TensorBoard under DIR (needs pip install "pe-bench[tensorboard]").')], None),
 )
 
 

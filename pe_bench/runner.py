@@ -9,9 +9,9 @@ strings into the arguments below and draws the progress bars and tables.
    soon as it exists, so an interrupted run keeps what it finished. ``manifest.json``
    records the run as it starts and as it ends.
 3. ``finish`` renders each suite's table and the cross-suite summary from the saved
-   tables, writes summary.md / summary.csv and draws the figures.
+   tables, writes summary.md / summary.html / summary.csv and draws the figures
+   (``write_summary``, which ``pe-bench plot`` calls again after drawing: replot.py).
 
-``plot_results`` draws the figures of a folder's saved tables without running anything.
 Every step loops over the suite registry; no suite is named here.
 """
 
@@ -31,7 +31,7 @@ from rich.console import RenderableType
 from pe_bench.check import interface_problems
 from pe_bench.encodings import BUILT_IN, ORIGINS, resolve
 from pe_bench.errors import InputError
-from pe_bench.figures import FORMATS, NothingToPlot, PlotReport, draw_figures
+from pe_bench.figures import PlotReport, draw_figures
 from pe_bench.figures.encodings import FIGURES as ENCODING_FIGURES
 from pe_bench.figures.common import FigureSpec
 from pe_bench.machine import busy_notice, machine_load
@@ -40,12 +40,13 @@ from pe_bench.progress import Progress
 from pe_bench.ranks import batches, from_main, work_alongside
 from pe_bench.results import manifest
 from pe_bench.results.files import remove_stale_temporaries
-from pe_bench.results.folder import check_writable_folder, claim, is_owned, locked
+from pe_bench.results.folder import check_writable_folder, claim, locked
 from pe_bench.results.summary import SummaryPart, run_notes, write_report
 from pe_bench.results.tables import key_text, read_table, upsert
 from pe_bench.runtime import Runtime, check_memory
 from pe_bench.seeds import check_resume, seed_overrides
 from pe_bench.suite import Existing, RunContext, with_nope
+from pe_bench.tensorboard import Board, check as check_tensorboard
 from pe_bench.terminal import fit
 from pe_bench.suites import SUITES, all_schemas
 
@@ -63,6 +64,7 @@ class Plan:
     resume: bool = False
     new_rows: dict[str, pd.DataFrame] = field(default_factory=dict)  # filled by execute()
     notices: list[str] = field(default_factory=list)  # what the user should read (a manifest moved aside)
+    tensorboard: Path | None = None  # --tensorboard: the training suites' scalars go there (tensorboard.py)
 
 
 @dataclass
@@ -79,11 +81,13 @@ class Finished:
 
 
 def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runtime: Runtime, out: Path,
-         seed: int | None = None, overrides: dict[str, Any] | None = None, resume: bool = False) -> Plan:
+         seed: int | None = None, overrides: dict[str, Any] | None = None, resume: bool = False,
+         tensorboard: Path | None = None) -> Plan:
     """Check every input and build every suite's settings; nothing runs, nothing is written.
 
     ``overrides`` maps suite option names (``seq_lens``, ``batch_size``, ...) to values; None
-    means "the preset's value". An option that no chosen suite reads is an InputError.
+    means "the preset's value". An option that no chosen suite reads is an InputError, and so is
+    ``tensorboard`` (a folder) without the tensorboard package or without a suite that trains.
     """
     if seed is not None:
         check_seed(seed)
@@ -108,6 +112,9 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
                                    **{k: v for k, v in overrides.items() if k in suite.option_names() and k != "seeds"})
         for suite in chosen
     }
+    if tensorboard is not None:  # the package, a suite that trains, a folder pe-bench may write into
+        check_tensorboard(chosen, SUITES.values())
+        check_writable_folder(tensorboard, "--tensorboard")
     check_writable_folder(out)
     load_tables(out)  # every table a run reads or rewrites (the summary reads them all) must be valid
     check_figures_folder(out / "plots")
@@ -119,7 +126,8 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
     # last: it moves a corrupt manifest aside (rank 0 alone: the others never write)
     notice = manifest.check(out) if out.is_dir() and runtime.world.is_main else None
     busy = busy_notice(machine_load()) if runtime.world.is_main else None  # before any work of ours
-    return Plan(encodings, settings, runtime, out, preset, seed, resume, notices=[n for n in (busy, notice) if n])
+    return Plan(encodings, settings, runtime, out, preset, seed, resume, notices=[n for n in (busy, notice) if n],
+                tensorboard=tensorboard)
 
 
 def check_figures_folder(plots: Path) -> None:
@@ -168,12 +176,16 @@ def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | Non
     # a user's encoding: the file or module it came from and the sha256 of its source
     records["encoding_sources"] = {name: ORIGINS[name].record() for name in run_plan.encodings
                                    if ORIGINS[name] is not BUILT_IN}
+    records["selects"] = selections(run_plan)  # which rows its summary shows: plot rewrites it from them
     entry = manifest.new_entry(encodings=run_plan.encodings, suites=run_plan.suites, preset=run_plan.preset,
                                runtime_record=run_plan.runtime.record(), seed=run_plan.seed, resume=run_plan.resume,
                                command=command, **run_plan.runtime.world.record(), **records)
     _notice(run_plan, manifest.record(out, entry))
     existing = Existing(from_main(run_plan.runtime.world, lambda: load_tables(out) if run_plan.resume else {}))
-    context = RunContext(run_plan.runtime, out, progress, existing)
+    if run_plan.tensorboard is not None:
+        claim(run_plan.tensorboard)  # pe-bench's from now on, as --out is
+    board = Board(run_plan.tensorboard)  # writes nothing without --tensorboard
+    context = RunContext(run_plan.runtime, out, progress, existing, board=board)
     try:
         for name, settings in run_plan.suites.items():
             start = time.perf_counter()
@@ -182,6 +194,7 @@ def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | Non
                     if not rows:
                         continue
                     upsert(out, schema, rows)
+                    board.add(SUITES[name].scalars(schema, rows))
                     batch = pd.DataFrame(rows)
                     previous = run_plan.new_rows.get(schema.name)
                     run_plan.new_rows[schema.name] = batch if previous is None else pd.concat(
@@ -197,26 +210,41 @@ def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | Non
         entry["status"] = "failed"
         raise
     finally:
+        board.close()
         entry["ended_at"] = manifest.now()
         _notice(run_plan, manifest.record(out, entry))
     return run_plan.new_rows
 
 
+def selections(run_plan: Plan) -> dict[str, dict[str, dict[str, Any]]]:
+    """{suite: {table: {column: value}}}: which saved rows are this run's (``Suite.selects``).
+    Recorded in the manifest, so ``pe-bench plot`` can select the same rows again (replot.py)."""
+    return {name: SUITES[name].selects(settings, run_plan.runtime) for name, settings in run_plan.suites.items()}
+
+
 def tables_for_run(run_plan: Plan) -> dict[str, pd.DataFrame]:
     """The saved tables, restricted to this run's encodings (NoPE included) and settings: a folder
     can hold other runs' rows (another preset, length...); ``Suite.selects`` keeps this run's."""
-    names = set(with_nope(run_plan.encodings))
-    saved = load_tables(run_plan.out)
+    return selected_tables(run_plan.out, run_plan.encodings, selections(run_plan))
+
+
+def selected_tables(out: Path, encodings: Iterable[str], chosen: dict[str, dict[str, dict[str, Any]]]
+                    ) -> dict[str, pd.DataFrame]:
+    """``out``'s saved tables, restricted to ``encodings`` (NoPE included) and the ``chosen`` rows
+    of each suite ({suite: {table: {column: value}}}, as ``selections`` gives them)."""
+    names = set(with_nope(tuple(encodings)))
+    saved = load_tables(out)
     tables = {}
-    for suite_name, settings in run_plan.suites.items():
-        for table, values in SUITES[suite_name].selects(settings, run_plan.runtime).items():
+    for selects in chosen.values():
+        for table, values in selects.items():
             df = saved.get(table)
             if df is None:
                 continue
             if "encoding" in df.columns:
                 df = df[df["encoding"].isin(names)]
             for column, value in values.items():  # a tuple: any of its values (a training suite's seeds)
-                df = df[df[column].map(key_text).isin(map(key_text, value if isinstance(value, tuple) else [value]))]
+                many = value if isinstance(value, (tuple, list)) else [value]  # a list: the tuple, read from JSON
+                df = df[df[column].map(key_text).isin(map(key_text, many))]
             tables[table] = df
     return tables
 
@@ -231,22 +259,30 @@ def finish(run_plan: Plan, draw_plots: bool = True, command: list[str] | None = 
 
 def _finish(run_plan: Plan, draw_plots: bool, command: list[str] | None) -> Finished:
     tables = tables_for_run(run_plan)
-    suite_tables = [table for name in run_plan.suites if (table := rendered(name, tables)) is not None]
-    figures: list[Path] = []
-    skipped: list[tuple[str, str]] = []
+    report = PlotReport()
     if draw_plots:
         # this run's rows only, as in the summary: the folder may hold other presets' rows too
         report = draw_figures({name: df for name, df in tables.items() if len(df)}, figure_specs(run_plan.suites),
                               run_plan.out / "plots", source="this run")
-        figures, skipped = report.drawn, report.skipped
-    parts = [SUITES[name].summary for name in run_plan.suites]  # the suites that ran, and nothing else
-    summary, differences = write_report(run_plan.out, tables, parts, encodings=run_plan.encodings,
-                                        preset=run_plan.preset, runtime_record=run_plan.runtime.record(),
-                                        command=_quoted(command), suite_tables=suite_tables, figures=figures,
-                                        runs=manifest.contributing_runs(run_plan.out, {n: (settings, tuple(
-                                            s.name for s in SUITES[n].tables)) for n, settings in run_plan.suites.items()},
-                                            run_plan.runtime.record()))
-    return Finished(summary, suite_tables, figures, skipped, differences, parts, run_notes(tables, parts))
+    done = write_summary(run_plan.out, tables, report.drawn, encodings=run_plan.encodings, suites=run_plan.suites,
+                         preset=run_plan.preset, runtime_record=run_plan.runtime.record(), command=_quoted(command))
+    done.skipped_figures = report.skipped
+    return done
+
+
+def write_summary(out: Path, tables: dict[str, pd.DataFrame], figures: list[Path], *, encodings: tuple[str, ...],
+                  suites: dict[str, Any], preset: str, runtime_record: dict[str, Any], command: str) -> Finished:
+    """Each suite's table and the summary of one run from its rows (``tables``), into summary.md, .html
+    and .csv; ``suites`` maps each suite that ran to its settings (or, read back from the manifest,
+    their JSON). What ``finish`` writes after a run and ``pe-bench plot`` rewrites after drawing."""
+    suite_tables = [table for name in suites if (table := rendered(name, tables)) is not None]
+    parts = [SUITES[name].summary for name in suites]  # the suites that ran, and nothing else
+    runs = manifest.contributing_runs(out, {name: (settings, tuple(s.name for s in SUITES[name].tables))
+                                            for name, settings in suites.items()}, runtime_record)
+    summary, differences = write_report(out, tables, parts, encodings=encodings, preset=preset,
+                                        runtime_record=runtime_record, command=command, suite_tables=suite_tables,
+                                        figures=figures, runs=runs)
+    return Finished(summary, suite_tables, figures, [], differences, parts, run_notes(tables, parts))
 
 
 def rendered(name: str, tables: dict[str, pd.DataFrame]) -> RenderableType | None:
@@ -258,42 +294,3 @@ def rendered(name: str, tables: dict[str, pd.DataFrame]) -> RenderableType | Non
 def figure_specs(suites: Iterable[str] | None = None) -> list[FigureSpec]:
     """The figures of ``suites`` (default: every suite), then the encodings' own."""
     return [spec for name in (suites or SUITES) for spec in SUITES[name].figures] + list(ENCODING_FIGURES)
-
-
-def plot_results(results: Path, out: Path | None = None, fmt: str = "png") -> PlotReport:
-    """Draw every figure the result tables in ``results`` allow; never reruns a benchmark.
-
-    Args:
-        results: a folder holding some of the suites' tables (speed.csv, kvcache.csv, ...).
-        out: the folder for the figures (created if missing); default ``results / "plots"``.
-        fmt: "png" or "svg"; each figure is written as ``<name>.<fmt>``.
-
-    Returns:
-        The files written and, for each figure not drawn, its name and the reason.
-
-    Raises:
-        InputError: an unknown ``fmt``, a ``results`` that is not a folder, ``out`` that is a
-            file, or a table that is not a valid CSV of its schema (left untouched).
-        NothingToPlot: ``results`` holds none of the tables.
-    """
-    if fmt not in FORMATS:
-        raise InputError(f"unknown plot format '{fmt}'; valid: {', '.join(FORMATS)}")
-    results = Path(results)
-    if not results.is_dir():
-        raise InputError(f"results folder {results} does not exist or is not a folder")
-    if out is None and is_owned(results):
-        out = results / "plots"  # the figures of a pe-bench folder are pe-bench's
-        check_figures_folder(out)
-    else:
-        flag = "plot folder" if out is None else "--out"
-        out = results / "plots" if out is None else Path(out)
-        check_writable_folder(out, flag)
-    schemas = all_schemas()
-    if not any((results / schema.filename).is_file() for schema in schemas.values()):
-        expected = ", ".join(schema.filename for schema in schemas.values())
-        raise NothingToPlot(f"nothing to plot in {results}: expected at least one of {expected}")
-    # read every table before drawing anything, so a bad table stops the run with no figure half-made
-    tables = load_tables(results)
-    if not (out.parent == results and is_owned(results)):
-        claim(out)  # a figures folder of its own: marked, so a later plot may write there again
-    return draw_figures(tables, figure_specs(), out, fmt, source=str(results))

@@ -71,7 +71,8 @@ def _names(value: Sequence[str] | str, parse: Any) -> tuple[str, ...]:
 def run(encodings: Sequence[str] | str = "all", suites: Sequence[str] | str = "all", preset: str = "quick", *,
         device: str = "auto", dtype: str = "float32", threads: int | None = None, seed: int | None = None,
         out: Path | str = Path("results"), resume: bool = False, plots: bool = True, distribute: str | None = None,
-        command: list[str] | None = None, reporter: Reporter | None = None, **options: Any) -> Finished | None:
+        tensorboard: Path | str | None = None, command: list[str] | None = None, reporter: Reporter | None = None,
+        **options: Any) -> Finished | None:
     """Validate everything, run the suites, write the summary and figures; what ``pe-bench compare`` does.
 
     Args:
@@ -81,6 +82,8 @@ def run(encodings: Sequence[str] | str = "all", suites: Sequence[str] | str = "a
         options: suite options by settings field (``seq_lens=(128, 256)``, ``seeds=(0, 1)``): the
             values the CLI's ``--seq-lens 128,256`` parses to; an option no chosen suite reads is
             an InputError.
+        tensorboard: a folder for TensorBoard scalars of the training suites (loss and learning rate
+            per step, evaluation per length: pe_bench/tensorboard.py); needs the tensorboard package.
         command: the command line to record in manifest.json and summary.md (default: sys.argv).
 
     Returns:
@@ -106,8 +109,8 @@ def run(encodings: Sequence[str] | str = "all", suites: Sequence[str] | str = "a
                              f"--nproc-per-node N -m pe_bench ... uses {distribute}; or leave --distribute out)")
         runtime = replace(runtime, device=rank_device, world=world)
         try:
-            run_plan, problem = plan(names, chosen, preset, runtime, out, seed=seed, overrides=options,
-                                     resume=resume), None
+            run_plan, problem = plan(names, chosen, preset, runtime, out, seed=seed, overrides=options, resume=resume,
+                                     tensorboard=None if tensorboard is None else Path(tensorboard)), None
         except InputError as e:
             run_plan, problem = None, str(e)
         if (problem := world.first_problem(problem)) is not None:  # one rank's bad input stops every rank

@@ -13,7 +13,7 @@ with one line in ``pe_bench/suites/__init__.py``. It declares, as class attribut
 
 and implements ``run`` (measure, yielding rows as they finish) and ``render`` (how its rows
 look on the terminal), and where it needs them ``validate``, ``run_values``, ``check``,
-``record`` and ``memory``. What identifies a run's rows is said once: ``run_values`` gives the
+``record``, ``memory`` and ``scalars`` (its rows as TensorBoard scalars). What identifies a run's rows is said once: ``run_values`` gives the
 values of the tables' ``run_key`` columns, from which both ``--resume`` (``RunContext.done``)
 and the rows a report selects (``selects``) follow.
 
@@ -39,6 +39,7 @@ from pe_bench.results.summary import SummaryPart
 from pe_bench.results.schema import Schema
 from pe_bench.results.tables import key_strings, key_text
 from pe_bench.runtime import Runtime
+from pe_bench.tensorboard import Board, Scalar
 
 Rows = list[dict[str, Any]]
 
@@ -69,6 +70,8 @@ class RunContext:
     existing: Existing = field(default_factory=Existing)
     #: the suite's ``run_values`` for this run (the runner fills them): the ``run_key`` columns' values
     values: dict[str, Any] = field(default_factory=dict)
+    #: ``--tensorboard``: where training hands its steps (``board.steps(run)``); by default nowhere
+    board: Board = field(default_factory=Board)
 
     def done(self, schema: Schema, keys: list[dict[str, Any]]) -> bool:
         """True if ``--resume`` finds every row of ``keys`` saved: each key gives the columns of
@@ -119,6 +122,11 @@ class Suite(ABC):
     def record(self, settings: Any) -> dict[str, Any]:
         """Extra fields for the run's manifest entry (e.g. the corpus and its checksum)."""
         return {}
+
+    def scalars(self, schema: Schema, rows: Rows) -> list[Scalar]:
+        """What ``--tensorboard`` shows of a batch of rows of ``schema``: each model's evaluation per
+        length, in the run its training logs to (pe_bench/tensorboard.py); none by default."""
+        return []
 
     def memory(self, settings: Any) -> tuple[int, str]:
         """(estimated peak bytes, the shape that needs them): checked against the machine's memory

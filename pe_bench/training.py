@@ -88,6 +88,8 @@ def sample_batch(data: Tensor, length: int, batch_size: int, generator: torch.Ge
 #: draws one batch from the generator: inputs (B, T), targets (B, T), positions (T,) or None
 #: (0..T-1), loss mask (B, T) bool or None (every target counts)
 Sampler = Callable[[torch.Generator], tuple[Tensor, Tensor, Tensor | None, Tensor | None]]
+#: told after every step: its number (from 1) and {"train/loss": the global batch's loss, "train/learning_rate": ...}
+OnStep = Callable[[int, dict[str, float]], None]
 
 
 def shard(batch: Tensor, world: World) -> Tensor:
@@ -120,9 +122,11 @@ def _parallel(model: Transformer, runtime: Runtime) -> nn.Module:
 
 
 def train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime: Runtime,
-          advance: Callable[..., None] = lambda n=1, **f: None, sampler: Sampler | None = None) -> TrainResult:
+          advance: Callable[..., None] = lambda n=1, **f: None, sampler: Sampler | None = None,
+          on_step: OnStep = lambda step, values: None) -> TrainResult:
     """Train ``model`` in place on the byte stream ``data``, or on ``sampler``'s batches if given;
-    stops early if the loss diverges.
+    stops early if the loss diverges. ``on_step`` gets every step's loss and learning rate
+    (``--tensorboard``: pe_bench/tensorboard.py).
 
     Under DDP every rank must call this with the same arguments; the loss reported (and the
     divergence check) is the global batch's, the same on every rank.
@@ -131,7 +135,7 @@ def train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime:
     try:
         if runtime.device.type == "cuda" and model.config.train_backend:  # the large preset: flex, with its backward
             model.backend = model.config.train_backend
-        return _train(model, data, config, runtime, advance, sampler)
+        return _train(model, data, config, runtime, advance, sampler, on_step)
     finally:
         model.backend = backend
 
@@ -144,7 +148,7 @@ def _autocast(model: Transformer, runtime: Runtime) -> AbstractContextManager:
 
 
 def _train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime: Runtime,
-           advance: Callable[..., None], sampler: Sampler | None) -> TrainResult:
+           advance: Callable[..., None], sampler: Sampler | None, on_step: OnStep) -> TrainResult:
     world = runtime.world
     if world.collective:  # rank 0 may still be writing the last model's rows: wait for it without a time limit
         world.sync()
@@ -158,8 +162,9 @@ def _train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime
     start = last = time.perf_counter()
     note = ""
     for step in range(config.steps):
+        lr = learning_rate(step, config)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, config)
+            group["lr"] = lr
         if sampler is None:
             x, y = sample_batch(data, config.train_len, config.batch_size, generator)  # the global batch
             positions, mask = None, None
@@ -181,6 +186,7 @@ def _train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime
         if not math.isfinite(value) or value > DIVERGED_LOSS:
             note = f"training diverged at step {step + 1} (loss {value:.3g})"
             break
+        on_step(step + 1, {"train/loss": value, "train/learning_rate": lr})
         if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
             now = time.perf_counter()
             steps_done = (step + 1) - (curve[-1]["step"] if curve else 0)

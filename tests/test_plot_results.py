@@ -11,7 +11,8 @@ from figure_tables import COLUMNS, PNG_MAGIC, speed_rows, table, tables
 
 from pe_bench.errors import InputError
 from pe_bench.figures import NothingToPlot
-from pe_bench.runner import figure_specs, plot_results
+from pe_bench.replot import plot_results
+from pe_bench.runner import figure_specs
 
 ALL_NAMES = [spec.name for spec in figure_specs()]
 ENCODING_FIGURES = tuple(spec.name for spec in figure_specs() if spec.table is None)

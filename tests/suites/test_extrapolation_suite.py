@@ -142,7 +142,8 @@ def test_interrupted_training_leaves_no_checkpoint(corpus_dir, tmp_path):
     from pe_bench.suites.extrapolation import measure as extrapolation
 
     original = extrapolation.train
-    extrapolation.train = lambda model, data, config, runtime, advance: original(model, data, config, runtime, interrupt)
+    extrapolation.train = lambda model, data, config, runtime, advance, **rest: original(model, data, config, runtime,
+                                                                                        interrupt, **rest)
     try:
         with pytest.raises(KeyboardInterrupt):
             list(SUITE.run(("nope",), settings, RunContext(RUNTIME, tmp_path)))

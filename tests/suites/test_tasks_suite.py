@@ -79,7 +79,7 @@ def test_seeds_give_a_mean_and_interval_and_a_seed_that_did_not_learn_is_left_ou
 
 def test_one_function_trains_and_evaluates_one_encoding_variant_task_and_seed(tmp_path):
     settings = replace(SUITE.settings("tiny"), seeds=(3,), factors=(1,), randomize_positions=2)
-    found = evaluate_one("rope", "copy", True, 3, settings, RUNTIME, out=tmp_path)
+    found = evaluate_one("rope", "copy", True, 3, settings, RunContext(RUNTIME, tmp_path))
     assert {r["seed"] for r in found} == {3} and {r["variant"] for r in found} == {"rope+rand"}
     assert len(list((tmp_path / "checkpoints").glob("rope-*.pt"))) == 1
 

@@ -26,6 +26,7 @@ class Extrapolation(Suite):
     figures = figures.FIGURES
     run = staticmethod(measure.measure)
     render = staticmethod(report.render)
+    scalars = staticmethod(report.scalars)
     validate = staticmethod(spec.validate)
     check = staticmethod(spec.check)
     record = staticmethod(spec.record)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -29,11 +28,11 @@ from pe_bench.encodings.rope_scaling import scaled_rope
 from pe_bench.errors import Unsupported
 from pe_bench.evaluate import cached_decode_divergence, full_nll, nonoverlap_nll, perplexity, sliding_nll, stream_nll
 from pe_bench.model import Transformer, build_model
-from pe_bench.progress import Progress
 from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime
 from pe_bench.suite import RunContext
 from pe_bench.suites.extrapolation.spec import EXTRAPOLATION, STREAM_POLICIES, TRAINING, ExtrapolationSettings
+from pe_bench.suites.extrapolation.report import board_run
 from pe_bench.training import TrainResult, train
 
 
@@ -108,17 +107,19 @@ def _dynamic_rows(model: Transformer, tokens: torch.Tensor, settings: Extrapolat
     ]
 
 
-def _trained_model(name: str, settings: ExtrapolationSettings, seed: int, corpus: Corpus, runtime: Runtime,
-                   checkpoint_dir: Path, progress: Progress) -> tuple[Transformer, TrainResult]:
-    """Load the checkpoint for (name, settings, seed, corpus) or train and save one.
+def _trained_model(name: str, settings: ExtrapolationSettings, seed: int, corpus: Corpus, ctx: RunContext
+                   ) -> tuple[Transformer, TrainResult]:
+    """Load the checkpoint for (name, settings, seed, corpus) from ``ctx.out / "checkpoints"``, or
+    train (each step to ``ctx.board``) and save one.
 
     The seed is in the checkpoint's identity (TrainConfig.seed), so each seed has its own.
     Under DDP, rank 0 decides (its folder is the one written to), loads the checkpoint and
     sends the weights to the other ranks, and alone saves what they trained together.
     """
+    runtime = ctx.runtime
     model = build_model(name, settings.model_config(), seed=seed).to(runtime.device, runtime.dtype)
     ident = checkpoints.identity(name, settings.model_config(), settings.train_config(seed), corpus.checksum, runtime)
-    path = checkpoints.path_for(checkpoint_dir, ident)
+    path = checkpoints.path_for(ctx.out / "checkpoints", ident)
     world = runtime.world
     if world.broadcast(path.exists() and not settings.retrain):
         loaded = checkpoints.load(path, ident, model) if world.saves_checkpoints else None
@@ -126,8 +127,9 @@ def _trained_model(name: str, settings: ExtrapolationSettings, seed: int, corpus
         model.eval()
         return model, world.broadcast(loaded)
     label = f"train {name}" + (f" seed {seed}" if len(settings.seeds) > 1 else "")
-    with progress.task(label, total=settings.steps) as advance:
-        result = train(model, corpus.train, settings.train_config(seed), runtime, advance)
+    with ctx.progress.task(label, total=settings.steps) as advance:
+        result = train(model, corpus.train, settings.train_config(seed), runtime, advance,
+                       on_step=ctx.board.steps(board_run(name, seed)))
     if not result.diverged and world.saves_checkpoints:
         checkpoints.save(path, ident, model, result)
     return model, result
@@ -178,13 +180,13 @@ class _EvalData:
 def _run_seed(encodings: tuple[str, ...], settings: ExtrapolationSettings, seed: int, data: _EvalData,
               ctx: RunContext) -> Iterator[tuple[Schema, list]]:
     """Every encoding (and RoPE's scaling variants) trained with ``seed``, evaluated."""
-    runtime, progress, out = ctx.runtime, ctx.progress, ctx.out
+    runtime, progress = ctx.runtime, ctx.progress
     corpus, tokens, sliding_tokens = data.corpus, data.tokens, data.sliding_tokens
     rope_model, rope_diverged = None, False
     for name in encodings:
         if ctx.done(EXTRAPOLATION, _done_keys(name, name, settings, seed, stream=True)):
             continue
-        model, result = _trained_model(name, settings, seed, corpus, runtime, out / "checkpoints", progress)
+        model, result = _trained_model(name, settings, seed, corpus, ctx)
         params = sum(p.numel() for p in model.parameters())
 
         def make_row(**fields: object) -> dict:
@@ -212,7 +214,7 @@ def _run_seed(encodings: tuple[str, ...], settings: ExtrapolationSettings, seed:
     if "rope" not in encodings or not variants or rope_diverged:
         return
     if rope_model is None:  # rope's own rows were resumed; its checkpoint is still needed
-        rope_model, result = _trained_model("rope", settings, seed, corpus, runtime, out / "checkpoints", progress)
+        rope_model, result = _trained_model("rope", settings, seed, corpus, ctx)
         if result.diverged:
             return
     rope = rope_model.encoding

@@ -1,5 +1,5 @@
 """How the extrapolation suite reports its rows: the terminal tables, its columns of the summary and
-the claims those columns make, tested across seeds.
+the claims those columns make, tested across seeds; and, with ``--tensorboard``, its scalars.
 
 Every number is a mean over the seeds run, shown as mean ± the half-width of its 95 % interval
 (stats.py); with one seed the tables say "1 seed, no interval". A ratio (8L / L) is taken
@@ -17,9 +17,12 @@ from rich.console import Group
 from rich.table import Table
 
 from pe_bench.results.claims import Claim
+from pe_bench.results.schema import Schema
 from pe_bench.results.summary import SummaryPart, label, plus_minus, seeds_label
 from pe_bench.results.tables import is_true, supported_rows
 from pe_bench.stats import ONE_SEED, aggregate, interval
+from pe_bench.suites.extrapolation.spec import EXTRAPOLATION
+from pe_bench.tensorboard import Scalar, run_name
 
 
 def _seeds_note(df: pd.DataFrame) -> str:
@@ -143,3 +146,19 @@ SUMMARY = SummaryPart(
            "*best RoPE scaling* is the variant with the lowest mean perplexity at 8L.",
     claims=CLAIMS,
 )
+
+
+def board_run(encoding: str, seed: int, variant: str = "") -> str:
+    """The TensorBoard run of a model (its training and its evaluation), or of a RoPE scaling variant of it."""
+    return run_name("extrapolation", encoding, seed, variant)
+
+
+def scalars(schema: Schema, rows: list[dict[str, Any]]) -> list[Scalar]:
+    """``--tensorboard``: perplexity against evaluation length, one tag per evaluation mode
+    (``eval/ppl/nonoverlap``, ``eval/ppl/sliding``, ...), its step the length; streaming and
+    rows that could not run are left out."""
+    if schema.name != EXTRAPOLATION.name:
+        return []
+    return [Scalar(board_run(r["encoding"], r["seed"], r["variant"]), f"eval/ppl/{r['eval_mode']}", r["value"],
+                   r["eval_len"])
+            for r in rows if r["task"] == "lm" and r["metric"] == "ppl" and math.isfinite(r["value"])]

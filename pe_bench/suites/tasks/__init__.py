@@ -27,6 +27,7 @@ class Tasks(Suite):
     figures = figures.FIGURES
     run = staticmethod(measure.measure)
     render = staticmethod(report.render)
+    scalars = staticmethod(report.scalars)
     validate = staticmethod(spec.validate)
     check = staticmethod(spec.check)
     memory = staticmethod(spec.memory)

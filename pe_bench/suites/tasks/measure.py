@@ -18,22 +18,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from pathlib import Path
 
 import torch
 
 from pe_bench import checkpoints
 from pe_bench.errors import Unsupported
 from pe_bench.model import Transformer, build_model
-from pe_bench.progress import Progress
 from pe_bench.results.schema import Schema
-from pe_bench.runtime import Runtime
 from pe_bench.suite import RunContext
 from pe_bench.suites.tasks.spec import LEARNED, RAND, TASKS_TABLE, TasksSettings, identity
 from pe_bench.suites.tasks.generators import TASKS
 from pe_bench.suites.tasks.generators.batches import sampler, stack
 from pe_bench.suites.tasks.generators.generate import greedy_answers
 from pe_bench.suites.tasks.generators.scoring import exact_match, token_accuracy
+from pe_bench.suites.tasks.report import board_run
 from pe_bench.training import TrainResult, train
 
 #: evaluation examples come from seed + this, so they are never the training examples' stream
@@ -44,20 +42,24 @@ def variant_name(name: str, randomized: bool) -> str:
     return name + RAND if randomized else name
 
 
-def _trained_model(name: str, task: str, randomized: bool, seed: int, settings: TasksSettings, runtime: Runtime,
-                   folder: Path, progress: Progress) -> tuple[Transformer, TrainResult]:
-    """Load the checkpoint for this (encoding, variant, task, seed) or train and save one."""
+def _trained_model(name: str, task: str, randomized: bool, seed: int, settings: TasksSettings, ctx: RunContext
+                   ) -> tuple[Transformer, TrainResult]:
+    """Load the checkpoint for this (encoding, variant, task, seed) from ``ctx.out / "checkpoints"``, or
+    train (each step to ``ctx.board``) and save one."""
+    runtime = ctx.runtime
     model = build_model(name, settings.model_config(task, randomized), seed=seed).to(runtime.device, runtime.dtype)
     ident = identity(name, task, randomized, seed, settings, runtime)
-    path = checkpoints.path_for(folder, ident)
+    path = checkpoints.path_for(ctx.out / "checkpoints", ident)
     if path.exists() and not settings.retrain:
         return model, checkpoints.load(path, ident, model)
     config = settings.train_config(task, seed)
     span = settings.span(task, randomized) if randomized else 0
     batches = sampler(task, config.train_len, config.batch_size, span, settings.recipe(task).shortest,
                       settings.task_options(task))
-    with progress.task(f"train {variant_name(name, randomized)} on {task}, seed {seed}", total=config.steps) as advance:
-        result = train(model, None, config, runtime, advance, sampler=batches)
+    variant = variant_name(name, randomized)
+    with ctx.progress.task(f"train {variant} on {task}, seed {seed}", total=config.steps) as advance:
+        result = train(model, None, config, runtime, advance, sampler=batches,
+                       on_step=ctx.board.steps(board_run(name, variant, task, seed)))
     if not result.diverged:
         checkpoints.save(path, ident, model, result)
     return model, result
@@ -97,12 +99,12 @@ def _keys(name: str, randomized: bool, task: str, seed: int, settings: TasksSett
             for length, depth in _evaluations(task, settings)]
 
 
-def evaluate_one(name: str, task: str, randomized: bool, seed: int, settings: TasksSettings, runtime: Runtime,
-                 out: Path = Path("results"), progress: Progress | None = None) -> list[dict]:
-    """Train (or load) one model for (encoding, variant, task, seed); its rows, one per
-    evaluation length and depth, each marked learned or not by the accuracy at L."""
-    progress = progress or Progress()
-    model, result = _trained_model(name, task, randomized, seed, settings, runtime, out / "checkpoints", progress)
+def evaluate_one(name: str, task: str, randomized: bool, seed: int, settings: TasksSettings, ctx: RunContext
+                 ) -> list[dict]:
+    """Train (or load) one model for (encoding, variant, task, seed) where ``ctx`` says; its rows, one
+    per evaluation length and depth, each marked learned or not by the accuracy at L."""
+    runtime, progress = ctx.runtime, ctx.progress
+    model, result = _trained_model(name, task, randomized, seed, settings, ctx)
     recipe = settings.recipe(task)
     common = dict(encoding=name, variant=variant_name(name, randomized),
                   randomized=settings.randomize_positions if randomized else 0, task=task,
@@ -144,5 +146,4 @@ def measure(encodings: tuple[str, ...], settings: TasksSettings, ctx: RunContext
                 for seed in settings.seeds:
                     if ctx.done(TASKS_TABLE, _keys(name, randomized, task, seed, settings)):
                         continue
-                    yield TASKS_TABLE, evaluate_one(name, task, randomized, seed, settings, ctx.runtime, ctx.out,
-                                                    ctx.progress)
+                    yield TASKS_TABLE, evaluate_one(name, task, randomized, seed, settings, ctx)

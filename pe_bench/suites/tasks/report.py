@@ -1,5 +1,5 @@
 """How the tasks suite reports its rows: the terminal table, its columns of the summary and the
-claims those columns make, tested across seeds.
+claims those columns make, tested across seeds; and, with ``--tensorboard``, its scalars.
 
 Every accuracy is a mean over the seeds run, shown as mean ± the half-width of its 95 % interval
 (stats.py); with one seed, the mean alone. A model (encoding, variant, task, seed) that did not
@@ -18,10 +18,12 @@ from rich.console import Group
 from rich.table import Table
 
 from pe_bench.results.claims import Claim
+from pe_bench.results.schema import Schema
 from pe_bench.results.summary import SummaryPart, plus_minus, seeds_label
 from pe_bench.results.tables import is_true
 from pe_bench.stats import ONE_SEED, interval
 from pe_bench.suites.tasks.generators import TASKS
+from pe_bench.tensorboard import Scalar, run_name
 
 NOT_LEARNED = "not learned"
 
@@ -150,3 +152,17 @@ SUMMARY = SummaryPart(
            "no length generalization can be read from it.",
     claims=CLAIMS,
 )
+
+
+def board_run(encoding: str, variant: str, task: str, seed: int) -> str:
+    """The TensorBoard run of one model: its training and its evaluation."""
+    return run_name("tasks", encoding, seed, variant, task)
+
+
+def scalars(schema: Schema, rows: list[dict[str, Any]]) -> list[Scalar]:
+    """``--tensorboard``: accuracy and per-token accuracy against evaluation length (``eval/accuracy``,
+    ``eval/token_accuracy``; passkey one tag per depth, ``eval/accuracy/<depth>``), its step the length."""
+    return [Scalar(board_run(r["encoding"], r["variant"], r["task"], r["seed"]),
+                   f"eval/{metric}" + (f"/{r['depth']}" if r["depth"] else ""), r[metric], r["eval_len"])
+            for r in rows for metric in ("accuracy", "token_accuracy")
+            if isinstance(r[metric], (int, float)) and math.isfinite(r[metric])]

@@ -195,6 +195,12 @@ def key_strings(df: pd.DataFrame, columns: Iterable[str]) -> pd.Series:
     return df[list(columns)].map(key_text).agg("\x1f".join, axis=1)
 
 
+def _flags_as_objects(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """``df`` with its flag columns as Python objects: True, False or empty, never upcast to floats."""
+    flags = [c.name for c in schema.columns if c.kind == "bool" and c.name in df.columns]
+    return df.astype({name: object for name in flags})
+
+
 def upsert(out_dir: Path, schema: Schema, rows: Iterable[dict]) -> pd.DataFrame:
     """Merge ``rows`` into ``<out_dir>/<schema>.csv``: same key replaces, new key appends.
 
@@ -208,7 +214,10 @@ def upsert(out_dir: Path, schema: Schema, rows: Iterable[dict]) -> pd.DataFrame:
     if path.exists():
         old = read_table(path, schema)
         old = old[~key_strings(old, schema.key).isin(set(key_strings(new, schema.key)))]
-        merged = pd.concat([old, new], ignore_index=True) if len(old) else new
+        # a flag column empty in the old rows (NaN: a column the schema gained later) would make
+        # pandas write the new rows' False as 0.0, which no table reader accepts
+        merged = pd.concat([_flags_as_objects(old, schema), _flags_as_objects(new, schema)],
+                           ignore_index=True) if len(old) else new
     else:
         merged = new
     extra = [c for c in merged.columns if c not in schema.column_names]

@@ -192,3 +192,16 @@ def test_the_committed_tables_still_load():
         tables = load_tables(folder)
         assert {"speed", "extrapolation"} <= set(tables), folder
         assert pd.api.types.is_float_dtype(tables["speed"]["ms_median"])
+
+
+def test_a_flag_column_the_old_rows_lack_stays_true_or_false_in_the_new_ones(tmp_path):
+    """A fresh clone's committed speed.csv predates the ``noisy`` column: merging the quick start's rows
+    into it once wrote False as 0.0, and the next read refused the table."""
+    gained = Schema("toy", columns=(*TABLE.columns, flag("noisy", math.nan)), key=TABLE.key)
+    upsert(tmp_path, TABLE, [TABLE.row(encoding="nope", seq_len=16, ms=1.0)])  # written before the column
+    upsert(tmp_path, gained, [gained.row(encoding="rope", seq_len=16, ms=1.0, noisy=False),
+                              gained.row(encoding="alibi", seq_len=16, ms=1.0, noisy=True)])
+    df = read_table(tmp_path / "toy.csv", gained)
+    assert (tmp_path / "toy.csv").read_text().splitlines()[2].endswith(",False")
+    noisy = df.set_index("encoding")["noisy"]
+    assert pd.isna(noisy["nope"]) and str(noisy["rope"]) == "False" and str(noisy["alibi"]) == "True"

@@ -91,17 +91,22 @@ def typed_command(environ: Mapping[str, str] = os.environ) -> list[str] | None:
     return json.loads(text) if text else None
 
 
-@contextmanager
-def solo_threads(runtime: Runtime, environ: Mapping[str, str] = os.environ) -> Iterator[Runtime]:
-    """``runtime`` with every thread ``--jobs`` was given, for a suite that rank 0 runs alone;
-    ``runtime`` itself outside ``--jobs``. torch's thread count is restored after."""
+def suite_runtime(trains: bool, runtime: Runtime, environ: Mapping[str, str] = os.environ) -> Runtime:
+    """The runtime a suite's rows record: under ``--jobs``, a suite that does not train (run by
+    rank 0 alone) has every thread the ranks share; any other suite, ``runtime`` itself. The
+    summary selects the rows of a run, and ``--resume`` skips them, by these threads."""
     total = environ.get(SOLO_THREADS)
-    if total is None or int(total) == runtime.threads:
-        yield runtime
-        return
+    if trains or total is None or not runtime.world.active or int(total) == runtime.threads:
+        return runtime
+    return replace(runtime, threads=int(total))
+
+
+@contextmanager
+def solo_threads(runtime: Runtime) -> Iterator[Runtime]:
+    """Torch set to ``runtime``'s thread count while a suite runs with it (``suite_runtime``), restored after."""
     before = torch.get_num_threads()
-    torch.set_num_threads(int(total))
+    torch.set_num_threads(runtime.threads)
     try:
-        yield replace(runtime, threads=int(total))
+        yield runtime
     finally:
         torch.set_num_threads(before)

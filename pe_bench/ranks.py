@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from pe_bench.distributed import World
-from pe_bench.jobs import solo_threads
+from pe_bench.jobs import solo_threads, suite_runtime
 from pe_bench.progress import Progress
 from pe_bench.results.schema import Schema
 from pe_bench.suite import Existing, Rows, RunContext, Suite
@@ -57,13 +57,14 @@ def batches(suite: Suite, encodings: tuple[str, ...], settings: Any, context: Ru
     every batch of the run and the other ranks none (see the module docstring).
     """
     world = context.runtime.world
-    context = suite.context(settings, context)  # the run's values: what --resume compares saved rows with
+    runtime = suite_runtime(suite.trains, context.runtime)  # under --jobs, a suite run alone has every thread
+    context = suite.context(settings, replace(context, runtime=runtime))  # what --resume compares saved rows with
     if not world.active:
         yield from suite.run(encodings, settings, context)
     elif not suite.trains:
         if world.is_main:
-            with solo_threads(context.runtime) as runtime:  # under --jobs: every thread the ranks share
-                yield from suite.run(encodings, settings, replace(context, runtime=runtime))
+            with solo_threads(runtime):
+                yield from suite.run(encodings, settings, context)
         world.sync()
     elif world.collective:
         for batch in suite.run(encodings, settings, context):

@@ -34,6 +34,7 @@ from pe_bench.errors import InputError
 from pe_bench.figures import PlotReport, draw_figures
 from pe_bench.figures.encodings import FIGURES as ENCODING_FIGURES
 from pe_bench.figures.common import FigureSpec
+from pe_bench.jobs import suite_runtime
 from pe_bench.machine import busy_notice, machine_load
 from pe_bench.options import check_seed
 from pe_bench.progress import Progress
@@ -219,7 +220,8 @@ def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | Non
 def selections(run_plan: Plan) -> dict[str, dict[str, dict[str, Any]]]:
     """{suite: {table: {column: value}}}: which saved rows are this run's (``Suite.selects``).
     Recorded in the manifest, so ``pe-bench plot`` can select the same rows again (replot.py)."""
-    return {name: SUITES[name].selects(settings, run_plan.runtime) for name, settings in run_plan.suites.items()}
+    return {name: SUITES[name].selects(settings, suite_runtime(SUITES[name].trains, run_plan.runtime))
+            for name, settings in run_plan.suites.items()}
 
 
 def tables_for_run(run_plan: Plan) -> dict[str, pd.DataFrame]:

@@ -11,13 +11,16 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
 from pe_bench import jobs
 from pe_bench.errors import InputError
+from pe_bench.distributed import World
 from pe_bench.runtime import make_runtime
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,13 +53,15 @@ def test_the_ranks_get_their_own_threads_and_no_jobs():
 
 def test_a_suite_run_alone_gets_every_thread_and_gives_them_back():
     before = torch.get_num_threads()
-    runtime = make_runtime("cpu", threads=1)
+    runtime = replace(make_runtime("cpu", threads=1), world=World(rank=0, world_size=2, backend="gloo"))
     try:
-        with jobs.solo_threads(runtime, {jobs.SOLO_THREADS: "2"}) as solo:
-            assert (solo.threads, torch.get_num_threads()) == (2, 2)
+        solo = jobs.suite_runtime(False, runtime, {jobs.SOLO_THREADS: "2"})
+        assert solo.threads == 2
+        assert jobs.suite_runtime(True, runtime, {jobs.SOLO_THREADS: "2"}) is runtime  # a training suite: its share
+        assert jobs.suite_runtime(False, runtime, {}) is runtime  # not under --jobs
+        with jobs.solo_threads(solo):
+            assert torch.get_num_threads() == 2
         assert torch.get_num_threads() == 1
-        with jobs.solo_threads(runtime, {}) as same:
-            assert same is runtime
     finally:
         torch.set_num_threads(before)
 
@@ -64,7 +69,7 @@ def test_a_suite_run_alone_gets_every_thread_and_gives_them_back():
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="--jobs 2 needs two cores")
 def test_jobs_2_trains_every_encoding_and_records_the_command_typed(tmp_path):
     out = tmp_path / "results"
-    command = [sys.executable, "-m", "pe_bench", "compare", "--preset", "tiny", "--suite", "speed,tasks",
+    command = [sys.executable, "-m", "pe_bench", "compare", "--preset", "tiny", "--suite", "speed,kvcache,tasks",
                "--encodings", "rope,nope,alibi", "--tasks", "copy", "--seq-lens", "16", "--backends", "eager",
                "--jobs", "2", "--no-plots", "--out", str(out)]
     env = os.environ | {"PYTHONPATH": str(ROOT)}
@@ -78,6 +83,8 @@ def test_jobs_2_trains_every_encoding_and_records_the_command_typed(tmp_path):
     speed = (out / "speed.csv").read_text().splitlines()
     threads = speed[0].split(",").index("threads")
     assert {line.split(",")[threads] for line in speed[1:]} == {"2"}  # the timing suite ran with every thread
+    summary = pd.read_csv(out / "summary.csv").set_index("encoding")  # this run's rows, the timing suites' too
+    assert summary.loc["rope", ["decode_ms", "copy_4L"]].notna().all()
 
 
 def test_bad_input_under_jobs_is_one_line_and_exit_2(tmp_path):

@@ -83,6 +83,7 @@ def test_jobs_2_trains_every_encoding_and_records_the_command_typed(tmp_path):
     speed = (out / "speed.csv").read_text().splitlines()
     threads = speed[0].split(",").index("threads")
     assert {line.split(",")[threads] for line in speed[1:]} == {"2"}  # the timing suite ran with every thread
+    assert "on cpu (" in (out / "summary.md").read_text() and "2 ranks of 1 thread, " in (out / "summary.md").read_text()
     summary = pd.read_csv(out / "summary.csv").set_index("encoding")  # this run's rows, the timing suites' too
     assert summary.loc["rope", ["decode_ms", "copy_4L"]].notna().all()
 

@@ -195,6 +195,15 @@ def provenance(runs: Sequence[Mapping[str, Any]]) -> str:
     return f"The rows below were measured by {len(runs)} runs, oldest first:\n\n{listed}\n\n"
 
 
+def _threads(runtime_record: dict[str, Any], manifest_runs: list[dict[str, Any]]) -> str:
+    """'2 threads', or under torchrun or --jobs '2 ranks of 1 thread' (a suite run by rank 0 alone
+    records its own threads in its rows)."""
+    threads = int(runtime_record["threads"])
+    each = f"{threads} thread{'s' if threads != 1 else ''}"
+    ranks = int((manifest_runs[-1] if manifest_runs else {}).get("world_size") or 1)
+    return f"{ranks} ranks of {each}" if ranks > 1 else each
+
+
 def write_report(out: Path, tables: Mapping[str, pd.DataFrame], parts: Sequence[SummaryPart], *,
                  encodings: tuple[str, ...], preset: str, runtime_record: dict, command: str,
                  suite_tables: list[RenderableType], figures: list[Path],
@@ -216,7 +225,7 @@ def write_report(out: Path, tables: Mapping[str, pd.DataFrame], parts: Sequence[
     settings = manifest_runs[-1].get("suites", {}) if (manifest_runs := runs_of(out)) else {}
     sections = [
         Section("pe-bench results", [
-            f"Made by `{command}` on {runtime_record['device']}, {runtime_record['threads']} threads, "
+            f"Made by `{command}` on {runtime_record['device']}, {_threads(runtime_record, manifest_runs)}, "
             f"{runtime_record['dtype']}, torch {runtime_record['torch_version']} (preset `{preset}`). "
             + provenance(runs) + " `manifest.json` records the full settings."]),
         *([Section("Warnings", bullets=list(notes))] if notes else []),

@@ -61,6 +61,7 @@ def test_flipflop_errors_one_panel_per_mix_error_is_one_minus_accuracy():
     assert [ax.get_title() for ax in panels] == ["dense mix", "train mix (trained on)", "sparse mix"]
     lines = {line.get_label(): line for line in panels[1].lines}
     assert [round(y, 6) for y in lines["rope"].get_ydata()] == [0.0, 0.1, 0.3]
+    assert _legend(fig).count("dotted, hollow: not learned at L") == 1
     assert lines["_alibi (not learned)"].get_linestyle() == ":"
     with pytest.raises(NoUsableRows):
         draw_flipflop_errors(table("tasks", rows()))

@@ -152,6 +152,9 @@ def draw_flipflop_errors(tasks: pd.DataFrame) -> Figure:
                      fontsize="medium")
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("error rate per read (1 - accuracy)")
+    if not df["learned"].all():
+        axes[-1].plot([], [], color="grey", linestyle=":", marker="o", markersize=4, markerfacecolor="white",
+                      label=NOT_LEARNED)
     legend_outside(axes)
     title(fig, "Flip-flop: errors per read by mix and length (dotted, hollow: not learned on the training mix)",
           f"preset {df['preset'].iloc[0]}, {_seeds(df)}{note}")

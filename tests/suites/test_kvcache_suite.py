@@ -146,3 +146,11 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path: Path, args
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.output
     assert not out.exists()
+
+
+def test_the_table_renders_when_only_the_shift_rows_are_there():
+    """A run's selection once held shift rows and no kvcache rows; the render raised KeyError."""
+    shift = pd.DataFrame([{"encoding": "rope", "backend": "sdpa", "offset": 8, "seq_len": 16,
+                           "max_abs_logit_diff": 1e-6, "supported": True}])
+    table = SUITE.render({"shift": shift})
+    assert table.row_count == 0 and "T = 0" in str(table.title)

@@ -23,7 +23,8 @@ def render(tables: dict[str, pd.DataFrame]) -> Table:
                    "pe ms/step", "shift"):
         table.add_column(column, justify="left" if column in ("encoding", "backend") else "right")
     shift = tables.get("shift", pd.DataFrame())
-    for _, row in full[full["context_len"] == longest].iterrows():
+    at_longest = full[full["context_len"] == longest] if len(full) else pd.DataFrame()  # no kvcache rows: none
+    for _, row in at_longest.iterrows():
         shift_cell = ""
         if len(shift):
             s = shift[(shift["encoding"] == row["encoding"]) & (shift["backend"] == row["backend"])

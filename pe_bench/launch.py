@@ -40,6 +40,7 @@ def failure_code(exit_codes: list[int]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
     launcher, command = split(list(sys.argv[1:] if argv is None else argv))
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return failure_code([failure.exitcode for failure in e.failures.values()])
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
+    except SignalException as e:  # the agent's own Ctrl-C or SIGTERM: the ranks said what they saved
+        return 128 + int(e.sigval)
     return 0
 
 

@@ -259,3 +259,17 @@ def test_the_launcher_splits_its_options_from_the_command():
     assert split(["--nproc-per-node", "2", "compare", "--suite", "run"]) == (["--nproc-per-node", "2"],
                                                                              ["compare", "--suite", "run"])
     assert failure_code([1, 2]) == 2 and failure_code([-15]) == 143 and failure_code([1]) == 1
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_the_launcher_ends_a_signal_to_its_agent_with_128_plus_n_and_no_traceback(monkeypatch, sig):
+    """Ctrl-C under --jobs reached the agent as torch's SignalException, which printed a traceback."""
+    from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+
+    from pe_bench import launch
+
+    def interrupted(args):
+        raise SignalException(f"Process 1 got signal: {sig}", sigval=sig)
+    monkeypatch.setattr(torchrun, "run", interrupted)
+    assert launch.main(["--nproc-per-node", "2", "compare", "--preset", "tiny"]) == 128 + sig

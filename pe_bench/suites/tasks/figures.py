@@ -10,8 +10,11 @@ not-learned style; a variant learned on one task and not on another is never lis
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from pe_bench.figures.common import (
@@ -60,17 +63,12 @@ def draw_accuracy_vs_length(tasks: pd.DataFrame) -> Figure:
     any_not_learned = False
     for ax, task in zip(axes, names):
         rows = headline_rows(df[df["task"] == task])
-        mean = rows.groupby(["encoding", "variant", "eval_len"], sort=False).agg(
-            accuracy=("accuracy", "mean"), learned=("learned", "all")).reset_index()
-        for encoding in order(mean["encoding"]):
-            for variant in sorted(set(mean.loc[mean["encoding"] == encoding, "variant"])):
-                line = mean[mean["variant"] == variant].sort_values("eval_len")
-                learned = bool(line["learned"].all())
-                ax.plot(line["eval_len"], line["accuracy"], **_style(variant, encoding, learned))
-                if not learned and variant not in listed and not _learned_anywhere(df, variant):
-                    ax.plot([], [], **_style(variant, encoding, True))  # its legend entry, in its colour
-                listed.add(variant)
-                any_not_learned |= not learned
+        for encoding, variant, line, learned in _lines(rows):
+            ax.plot(line["eval_len"], line["accuracy"], **_style(variant, encoding, learned))
+            if not learned and variant not in listed and not _learned_anywhere(df, variant):
+                ax.plot([], [], **_style(variant, encoding, True))  # its legend entry, in its colour
+            listed.add(variant)
+            any_not_learned |= not learned
         train_len = float(rows["train_len"].iloc[0])
         ax.axvline(train_len, color="black", linestyle="--", linewidth=1, label="training length L")
         log_x(ax, rows["eval_len"], "evaluation length (bytes)")
@@ -79,12 +77,27 @@ def draw_accuracy_vs_length(tasks: pd.DataFrame) -> Figure:
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("accuracy (greedy answers)")
     if any_not_learned:
-        axes[-1].plot([], [], color="grey", linestyle=":", marker="o", markersize=4, markerfacecolor="white",
-                      label=NOT_LEARNED)
+        _not_learned_entry(axes[-1])
     legend_outside(axes)
     title(fig, "Task accuracy vs evaluation length (dashed: randomized positions; dotted, hollow: not learned at L)",
           f"preset {df['preset'].iloc[0]}, {_seeds(df)}{note}")
     return fig
+
+
+def _lines(rows: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame, bool]]:
+    """(encoding, variant, its mean accuracy by evaluation length, learned) for each line of a panel,
+    in the encodings' order."""
+    mean = rows.groupby(["encoding", "variant", "eval_len"], sort=False).agg(
+        accuracy=("accuracy", "mean"), learned=("learned", "all")).reset_index()
+    for encoding in order(mean["encoding"]):
+        for variant in sorted(set(mean.loc[mean["encoding"] == encoding, "variant"])):
+            line = mean[mean["variant"] == variant].sort_values("eval_len")
+            yield encoding, variant, line, bool(line["learned"].all())
+
+
+def _not_learned_entry(ax: Axes) -> None:
+    """The legend's one entry for the not-learned style."""
+    ax.plot([], [], color="grey", linestyle=":", marker="o", markersize=4, markerfacecolor="white", label=NOT_LEARNED)
 
 
 def _learned_anywhere(df: pd.DataFrame, variant: str) -> bool:
@@ -139,12 +152,8 @@ def draw_flipflop_errors(tasks: pd.DataFrame) -> Figure:
     fig, axes = subplots(len(mixes), width=3.6, sharey=True)
     for ax, mix in zip(axes, mixes):
         rows = df[df["depth"] == mix]
-        mean = rows.groupby(["encoding", "variant", "eval_len"], sort=False).agg(
-            accuracy=("accuracy", "mean"), learned=("learned", "all")).reset_index()
-        for encoding in order(mean["encoding"]):
-            for variant in sorted(set(mean.loc[mean["encoding"] == encoding, "variant"])):
-                line = mean[mean["variant"] == variant].sort_values("eval_len")
-                ax.plot(line["eval_len"], 1 - line["accuracy"], **_style(variant, encoding, bool(line["learned"].all())))
+        for encoding, variant, line, learned in _lines(rows):
+            ax.plot(line["eval_len"], 1 - line["accuracy"], **_style(variant, encoding, learned))
         ax.axvline(float(rows["train_len"].iloc[0]), color="black", linestyle="--", linewidth=1,
                    label="training length L")
         log_x(ax, rows["eval_len"], "evaluation length (bytes)")
@@ -153,8 +162,7 @@ def draw_flipflop_errors(tasks: pd.DataFrame) -> Figure:
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("error rate per read (1 - accuracy)")
     if not df["learned"].all():
-        axes[-1].plot([], [], color="grey", linestyle=":", marker="o", markersize=4, markerfacecolor="white",
-                      label=NOT_LEARNED)
+        _not_learned_entry(axes[-1])
     legend_outside(axes)
     title(fig, "Flip-flop: errors per read by mix and length (dotted, hollow: not learned on the training mix)",
           f"preset {df['preset'].iloc[0]}, {_seeds(df)}{note}")

@@ -1,13 +1,14 @@
 """``--jobs N``: train N models at once on this machine, each in its own process.
 
-A small model does not use two cores well from one process: at width 64 a training step on
-two threads took 12 s per 1000 steps where two one-thread processes side by side took 15 s
-each, 1.6x the throughput (docs/cluster.md). ``--jobs N`` starts the command again as N local
-ranks of a ``--distribute sweep`` (pe_bench/launch.py, the same elastic launcher as
-``python -m pe_bench.launch --nproc-per-node N``, its rendezvous on 127.0.0.1), each with 1/N of the threads;
-a suite that trains deals its (encoding, seed) jobs out to them, and a suite that does not
-(speed, kvcache: timings) runs on rank 0 alone with every thread (``solo_threads``) while the
-others wait, so a timing never shares the CPU with a training job of the same run.
+A small model does not use two cores well from one process: 1000 recall steps at width 64 took
+12 s on two threads and 15 s on one, so two one-thread processes side by side have 1.6x the
+throughput; on the whole quick start ``--jobs 2`` bought 1.27x (docs/cluster.md). ``--jobs N``
+starts the command again as N local ranks of a ``--distribute sweep`` (pe_bench/launch.py, the
+same elastic launcher as ``python -m pe_bench.launch --nproc-per-node N``, its rendezvous on
+127.0.0.1), each with 1/N of the threads; a suite that trains deals its (encoding, seed) jobs
+out to them, and a suite that does not (speed, kvcache: timings) runs on rank 0 alone with
+every thread (``suite_runtime``, ``solo_threads``) while the others wait, so a timing never
+shares the CPU with a training job of the same run.
 """
 
 from __future__ import annotations

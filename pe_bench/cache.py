@@ -42,6 +42,48 @@ class CacheStep:
     kv_len: int  # valid slots after this step
     slots: slice | Tensor  # where the new tokens are written
     undo: dict = field(default_factory=dict, repr=False)  # what ``KVCache.undo`` restores
+    previous: int | None = None  # the slot of the newest token before this step (None: the cache was empty)
+    #: a step that overflows a window or sinks cache (a long prefill, a chunk): attention runs over the
+    #: kept tokens and this step's, oldest first (``past`` are the cached ones' slots), under this (T, m + T)
+    #: mask, and the cache keeps what the policy keeps of them (``kept``, indices into that list)
+    allowed: Tensor | None = None
+    past: Tensor | None = None
+    kept: Tensor | None = None
+
+    @property
+    def spills(self) -> bool:
+        return self.kept is not None
+
+    def merge(self, buffer: Tensor, new: Tensor) -> Tensor:
+        """A spilling step's keys (or values, or state), the cached ones oldest first then ``new``; the
+        policy's share of them written back into ``buffer`` (B, H, S, ...)."""
+        merged = torch.cat([buffer[:, :, self.past], new], dim=2)
+        buffer[:, :, : len(self.kept)] = merged[:, :, self.kept]
+        return merged
+
+
+@dataclass
+class LayerState:
+    """One layer's per-token state in a KV cache for one step (a contextual encoding's, e.g. FoX's
+    running sums): ``state_size`` numbers per head beside each cached key."""
+
+    cache: KVCache
+    step: CacheStep
+    layer: int
+
+    def previous(self) -> Tensor | None:
+        """(B, H, n): the newest token's state before this step, or None when the cache was empty."""
+        slot = self.step.previous
+        return None if slot is None else self.cache.state[self.layer][:, :, slot]
+
+    def write(self, values: Tensor) -> Tensor:
+        """Store this step's (B, H, T, n) values; returns every key slot's, (B, H, S, n) (a spilling step's
+        merged list)."""
+        buffer = self.cache.state[self.layer]
+        if self.step.spills:
+            return self.step.merge(buffer, values)
+        buffer[:, :, self.step.slots] = values
+        return buffer
 
 
 def policy_mask(n: int, window: int, sinks: int, device: torch.device | str = "cpu") -> Tensor:
@@ -62,6 +104,7 @@ class KVCache:
     Args:
         n_layers, batch_size, n_heads, head_dim: the model's shape.
         capacity: number of slots S (the window size for ``window`` and ``sinks``).
+        state_size: numbers per head kept beside each key (a contextual encoding's, ``LayerState``); 0: none.
         policy: ``full``, ``window`` or ``sinks``.
         sinks: number of sink tokens kept by ``sinks`` (must be 0 for the other policies).
         position_rule: ``original`` or ``slot``.
@@ -70,7 +113,8 @@ class KVCache:
 
     def __init__(self, *, n_layers: int, batch_size: int, n_heads: int, head_dim: int, capacity: int,
                  policy: str = "full", sinks: int = 0, position_rule: str = "original",
-                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> None:
+                 state_size: int = 0, dtype: torch.dtype = torch.float32,
+                 device: torch.device | str = "cpu") -> None:
         if policy not in POLICIES:
             raise InputError(f"unknown cache policy '{policy}'; valid: {', '.join(POLICIES)}")
         if position_rule not in POSITION_RULES:
@@ -88,6 +132,7 @@ class KVCache:
         shape = (n_layers, batch_size, n_heads, capacity, head_dim)
         self.k = torch.zeros(shape, dtype=dtype, device=device)
         self.v = torch.zeros(shape, dtype=dtype, device=device)
+        self.state = torch.zeros((*shape[:-1], state_size), dtype=dtype, device=device) if state_size else None
         self.slot_positions = torch.zeros(capacity, dtype=torch.long, device=device)  # original positions
         self.reset()
 
@@ -114,7 +159,8 @@ class KVCache:
     def bytes_per_token(self) -> int:
         """Bytes of key and value buffers per cached token of one sequence."""
         batch = self.k.shape[1]
-        return (self.k.nbytes + self.v.nbytes) // (self.capacity * batch)
+        state = self.state.nbytes if self.state is not None else 0
+        return (self.k.nbytes + self.v.nbytes + state) // (self.capacity * batch)
 
     def extra_bytes(self) -> int:
         """Bytes held besides keys and values (the slot position index)."""
@@ -133,6 +179,9 @@ class KVCache:
         n = positions.shape[0]
         undo = {"length": self.length, "next_position": self.next_position, "tokens_seen": self.tokens_seen,
                 "oldest": self._oldest}
+        previous = self._newest_slot()
+        if self.policy != "full" and self.length + n > self.capacity and n > 1 and self.position_rule == "original":
+            return self._reserve_spill(positions, undo, previous)
         if self.length + n <= self.capacity:
             slots: slice | Tensor = slice(self.length, self.length + n)
             self.length += n
@@ -143,7 +192,7 @@ class KVCache:
         elif n == 1:
             slots = torch.tensor([self._oldest], device=self.k.device)
             # the token being evicted, in case this forward fails and must be undone
-            undo["evicted"] = (self.k[:, :, :, self._oldest].clone(), self.v[:, :, :, self._oldest].clone())
+            undo["evicted"] = [t[:, :, :, self._oldest].clone() for t in self._buffers()]
             ring = self.capacity - self.sinks
             self._oldest = self.sinks + (self._oldest - self.sinks + 1) % ring
         else:
@@ -156,14 +205,51 @@ class KVCache:
         self.next_position = int(positions[-1]) + 1
         self.tokens_seen += n
         k_pos = self.slot_positions if self.position_rule == "original" else self.slot_ranks()
-        return CacheStep(q_pos=k_pos[slots], k_pos=k_pos, kv_len=self.length, slots=slots, undo=undo)
+        return CacheStep(q_pos=k_pos[slots], k_pos=k_pos, kv_len=self.length, slots=slots, undo=undo, previous=previous)
+
+    def _reserve_spill(self, positions: Tensor, undo: dict, previous: int | None) -> CacheStep:
+        """Several tokens that overflow a window or sinks cache (a long prefill, a chunk): attention runs
+        over the cached tokens and these, oldest first, under the policy's mask, and the cache keeps what
+        the policy keeps, as if they had been fed one at a time (original positions only)."""
+        n, device, ring = positions.shape[0], positions.device, self.capacity - self.sinks
+        if self.is_full:  # slots oldest first, and which token of the stream each holds
+            past = torch.cat([torch.arange(self.sinks), self.sinks + (torch.arange(ring) + self._oldest - self.sinks) % ring])
+            index = torch.cat([torch.arange(self.sinks), torch.arange(self.tokens_seen - ring, self.tokens_seen)])
+        else:  # nothing evicted yet: slot i holds token i
+            past = index = torch.arange(self.length)
+        index = torch.cat([index, torch.arange(self.tokens_seen, self.tokens_seen + n)]).to(device)
+        u, v = index[-n:, None], index[None, :]
+        allowed = (v <= u) & ((v > u - ring) | (v < self.sinks))
+        kept = torch.nonzero((index < self.sinks) | (index >= self.tokens_seen + n - ring))[:, 0]
+        undo["buffers"] = [t.clone() for t in self._buffers()]
+        undo["slot_positions"] = self.slot_positions.clone()
+        k_pos = torch.cat([self.slot_positions[past.to(device)], positions])
+        self.slot_positions[:] = k_pos[kept]
+        self.length, self._oldest = self.capacity, self.sinks
+        self.next_position = int(positions[-1]) + 1
+        self.tokens_seen += n
+        return CacheStep(q_pos=positions, k_pos=k_pos, kv_len=k_pos.shape[0], slots=slice(0, self.capacity), undo=undo,
+                         previous=previous, allowed=allowed, past=past.to(device), kept=kept)
+
+    def _newest_slot(self) -> int | None:
+        """The slot the latest token was written to, or None when the cache is empty."""
+        if self.length < self.capacity:
+            return self.length - 1 if self.length else None
+        return self.sinks + (self._oldest - self.sinks - 1) % (self.capacity - self.sinks)
+
+    def _buffers(self) -> list[Tensor]:
+        return [self.k, self.v] + ([self.state] if self.state is not None else [])
 
     def undo(self, step: CacheStep) -> None:
         """Put the cache back as it was before ``reserve`` returned ``step``."""
         saved = step.undo
         self.slot_positions[step.slots] = saved["slot_positions"]
+        if "buffers" in saved:  # a spilling step rewrote every slot
+            for buffer, before in zip(self._buffers(), saved["buffers"]):
+                buffer.copy_(before)
         if "evicted" in saved:
-            self.k[:, :, :, saved["oldest"]], self.v[:, :, :, saved["oldest"]] = saved["evicted"]
+            for buffer, evicted in zip(self._buffers(), saved["evicted"]):
+                buffer[:, :, :, saved["oldest"]] = evicted
         self.length, self.next_position = saved["length"], saved["next_position"]
         self.tokens_seen, self._oldest = saved["tokens_seen"], saved["oldest"]
 
@@ -176,8 +262,14 @@ class KVCache:
         ranks[self.length:] = 0  # empty slots are masked; 0 keeps any statistic of the ranks honest
         return ranks
 
+    def layer(self, layer: int, step: CacheStep) -> tuple[KVCache, CacheStep, int]:
+        """Where layer ``layer`` keeps its keys: this cache, this step, that index (layer_caches.py differs)."""
+        return self, step, layer
+
     def update(self, layer: int, step: CacheStep, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Write this step's keys/values (B, H, T, D) for ``layer``; return the full (B, H, S, D) buffers."""
+        if step.spills:  # more tokens than the window has room for: attend over all, keep the policy's
+            return step.merge(self.k[layer], k), step.merge(self.v[layer], v)
         self.k[layer][:, :, step.slots] = k
         self.v[layer][:, :, step.slots] = v
         return self.k[layer], self.v[layer]

@@ -21,10 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pe_bench.backends import BACKENDS, AttentionInputs, check_backend
-from pe_bench.cache import CacheStep, KVCache
-from pe_bench.encodings import PositionalEncoding, build_encoding
-from pe_bench.errors import InputError
+from pe_bench.backends import AttentionInputs, check_backend
+from pe_bench.cache import CacheStep, KVCache, policy_mask
+from pe_bench.encodings import PositionalEncoding, build_encoding, encoding_class
+from pe_bench.errors import InputError, Unsupported
+from pe_bench.layer_caches import LayerCaches
+from pe_bench.layers import Block
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class ModelConfig:
 
 PRESETS: dict[str, ModelConfig] = {
     # for tests: a few milliseconds per forward; flex runs uncompiled
-    "tiny": ModelConfig(d_model=32, n_layers=2, n_heads=4, max_len=256, compile_flex=False),
+    "tiny": ModelConfig(d_model=32, n_layers=4, n_heads=4, max_len=256, compile_flex=False),
     # byte-level model that learns something in a few hundred CPU steps
     "quick": ModelConfig(d_model=128, n_layers=4, n_heads=4, max_len=1024),
     # the shape of the peer-library (x-transformers) speed comparison: 4 layers, width 256, 4 heads
@@ -108,51 +110,6 @@ def embedding_std(config: ModelConfig) -> float:
     return 1 / math.sqrt(config.d_model) if config.embedding_std is None else config.embedding_std
 
 
-class Attention(nn.Module):
-    """Multi-head self-attention; positions arrive through ``AttentionInputs``."""
-
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.n_heads = config.n_heads
-        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
-        self.out = nn.Linear(config.d_model, config.d_model, bias=False)
-        self.backend = config.backend
-
-    def forward(self, x: Tensor, inputs: AttentionInputs, cache: KVCache | None = None,
-                step: CacheStep | None = None, layer: int = 0) -> Tensor:
-        B, T, C = x.shape
-        qkv = self.qkv(x).view(B, T, 3, self.n_heads, C // self.n_heads).permute(2, 0, 3, 1, 4)  # (3, B, H, T, D)
-        q, k, v = qkv.unbind(0)  # views, no copy
-        if inputs.transform is not None:
-            if inputs.key_transform is None:  # keys are transformed once, at their own position, then cached
-                q, k = inputs.transform.queries_and_keys(qkv[:2])  # one pass where the encoding can
-            else:
-                q = inputs.transform.queries(q)
-        if cache is not None:
-            k, v = cache.update(layer, step, k, v)  # (B, H, S, D)
-        if inputs.key_transform is not None:  # the cache holds raw keys: transform them at this step's positions
-            k = inputs.key_transform.keys(k)
-        y = BACKENDS[self.backend](q, k, v, inputs)  # (B, H, T, D)
-        return self.out(y.transpose(1, 2).reshape(B, T, C))
-
-
-class Block(nn.Module):
-    """Pre-LayerNorm block: x + attention(norm(x)), then x + mlp(norm(x))."""
-
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(config.d_model)
-        self.attention = Attention(config)
-        self.norm2 = nn.LayerNorm(config.d_model)
-        hidden = config.mlp_ratio * config.d_model
-        self.mlp = nn.Sequential(nn.Linear(config.d_model, hidden), nn.GELU(), nn.Linear(hidden, config.d_model))
-
-    def forward(self, x: Tensor, inputs: AttentionInputs, cache: KVCache | None, step: CacheStep | None,
-                layer: int) -> Tensor:
-        x = x + self.attention(self.norm1(x), inputs, cache, step, layer)
-        return x + self.mlp(self.norm2(x))
-
-
 class Transformer(nn.Module):
     """A language model over ``config.vocab_size`` tokens with the given positional encoding.
 
@@ -168,9 +125,13 @@ class Transformer(nn.Module):
         if isinstance(encoding, str):
             encoding = build_encoding(encoding, d_model=config.d_model, n_heads=config.n_heads,
                                       max_len=config.max_len, causal=config.causal, **config.encoding_options)
+        if note := too_shallow(type(encoding), config):
+            raise Unsupported(note)
         self.encoding = encoding
         self.token_embedding = nn.Embedding(config.vocab_size, config.d_model)
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+        self.blocks = nn.ModuleList(
+            Block(config.d_model, config.n_heads, config.mlp_ratio, config.backend, encoding.for_layer(i).layer_context())
+            for i in range(config.n_layers))
         self.norm = nn.LayerNorm(config.d_model)
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         self.head.weight = self.token_embedding.weight  # tied, as in GPT-2
@@ -178,13 +139,18 @@ class Transformer(nn.Module):
 
     def _init_weights(self) -> None:
         for name, p in self.named_parameters():
-            if name.startswith("encoding."):
-                continue  # encodings initialise their own parameters
+            if name.startswith("encoding.") or ".context." in name:
+                continue  # encodings (and contextual encodings' parts in each layer) initialise their own parameters
             if p.dim() >= 2:
                 nn.init.normal_(p, std=embedding_std(self.config) if name.startswith("token_embedding")
                                 else init_std(self.config, name, p))
             elif name.endswith("bias"):
                 nn.init.zeros_(p)
+
+    def encoding_parameters(self) -> dict[str, nn.Parameter]:
+        """The positional encoding's parameters: its own, and a contextual encoding's in every layer."""
+        own = dict(self.encoding.named_parameters())
+        return own | {n: p for n, p in self.named_parameters() if ".context." in n}  # blocks.<i>.attention.context.
 
     @property
     def backend(self) -> str:
@@ -197,15 +163,24 @@ class Transformer(nn.Module):
             block.attention.backend = name
 
     def new_cache(self, batch_size: int, capacity: int, *, policy: str = "full", sinks: int = 0,
-                  position_rule: str = "original") -> KVCache:
-        """An empty KV cache shaped for this model, on its device and in its dtype."""
+                  position_rule: str = "original") -> KVCache | LayerCaches:
+        """An empty KV cache shaped for this model, on its device and in its dtype; a schedule with
+        sliding-window layers gets one per attention span (layer_caches.py)."""
         weight = self.token_embedding.weight
         c = self.config
-        return KVCache(n_layers=c.n_layers, batch_size=batch_size, n_heads=c.n_heads, head_dim=c.head_dim,
-                       capacity=capacity, policy=policy, sinks=sinks, position_rule=position_rule,
-                       dtype=weight.dtype, device=weight.device)
+        state = max((b.attention.context.state_size for b in self.blocks if b.attention.context is not None), default=0)
 
-    def forward(self, tokens: Tensor, positions: Tensor | None = None, cache: KVCache | None = None,
+        def make(n_layers: int, capacity: int, policy: str, sinks: int, rule: str = position_rule) -> KVCache:
+            return KVCache(n_layers=n_layers, batch_size=batch_size, n_heads=c.n_heads, head_dim=c.head_dim,
+                           capacity=capacity, policy=policy, sinks=sinks, position_rule=rule,
+                           state_size=state, dtype=weight.dtype, device=weight.device)
+
+        spans = [self.encoding.layer_window(i) for i in range(c.n_layers)]
+        if all(span is None for span in spans):
+            return make(c.n_layers, capacity, policy, sinks)
+        return LayerCaches(spans, make, capacity, policy, sinks, position_rule)
+
+    def forward(self, tokens: Tensor, positions: Tensor | None = None, cache: KVCache | LayerCaches | None = None,
                 attn_mask: Tensor | None = None) -> Tensor:
         """Logits (B, T, V) for ``tokens`` (B, T).
 
@@ -233,38 +208,63 @@ class Transformer(nn.Module):
                 cache.undo(step)  # a failed step (e.g. a position past a learned table) leaves no trace
             raise
 
-    def _forward(self, tokens: Tensor, positions: Tensor, cache: KVCache | None, step: CacheStep | None,
-                 attn_mask: Tensor | None) -> Tensor:
-        T = tokens.shape[1]
-        q_pos = step.q_pos if step is not None else positions  # (T,)
-        k_pos = step.k_pos if step is not None else positions  # (S,)
-        kv_len = step.kv_len if step is not None else T
-
+    def _forward(self, tokens: Tensor, positions: Tensor, cache: KVCache | LayerCaches | None,
+                 step: CacheStep | None, attn_mask: Tensor | None) -> Tensor:
         x = self.token_embedding(tokens) * math.sqrt(self.config.d_model)  # (B, T, C)
-        dtype = x.dtype
-        pe = self.encoding.embedding(q_pos, dtype)
+        pe = self.encoding.embedding(step.q_pos if step is not None else positions, x.dtype)
         if pe is not None:
             x = x + pe  # (T, C) broadcast over the batch
+        built: dict[tuple, AttentionInputs] = {}  # one per (encoding, cache, window) the layers use
+        for i, block in enumerate(self.blocks):
+            layer_cache, layer_step, index = cache.layer(i, step) if cache is not None else (None, None, i)
+            encoding, window = self.encoding.for_layer(i), self.encoding.layer_window(i)
+            key = (id(encoding), id(layer_cache), window)
+            if key not in built:
+                built[key] = self._inputs(encoding, positions, layer_cache, layer_step, attn_mask, window, x.dtype)
+            x = block(x, built[key], layer_cache, layer_step, index)
+        return self.head(self.norm(x))  # (B, T, V)
 
-        encoding = self.encoding
+    def _inputs(self, encoding: PositionalEncoding, positions: Tensor, cache: KVCache | None, step: CacheStep | None,
+                attn_mask: Tensor | None, window: int | None, dtype: torch.dtype) -> AttentionInputs:
+        """What attention needs to know about positions in the layers of ``encoding`` (one of a schedule's)
+        over ``cache`` (its span's), seeing the latest ``window`` keys (None: all)."""
+        q_pos = step.q_pos if step is not None else positions  # (T,)
+        k_pos = step.k_pos if step is not None else positions  # (S,)
+        kv_len = step.kv_len if step is not None else positions.shape[0]
+        allowed = attn_mask
+        if step is not None and step.allowed is not None:  # a prefill longer than a window cache: its own mask
+            allowed = step.allowed if allowed is None else allowed & step.allowed
+        if window is not None and cache is None:
+            span = policy_mask(kv_len, window, 0, device=positions.device)
+            allowed = span if allowed is None else allowed & span
+        elif window is not None and cache.capacity > window:  # a cache that keeps more than the window (layer_caches)
+            span = q_pos[:, None] - k_pos[None, :kv_len] < window
+            allowed = span if allowed is None else allowed & span
         raw_keys_cached = cache is not None and not (cache.stores_transformed_keys and encoding.caches_transformed_keys)
         # an encoding that never caches transformed keys may centre its transform on the newest query
         reference = None if encoding.caches_transformed_keys else int(q_pos.max())
-        inputs = AttentionInputs(
+        return AttentionInputs(
             q_pos=q_pos, k_pos=k_pos, kv_len=kv_len, causal=self.config.causal,
-            bias=encoding.attention_bias(dtype), allowed=attn_mask,
+            bias=encoding.attention_bias(dtype), allowed=allowed,
             transform=encoding.qk_transform(q_pos, dtype, reference),
             key_transform=encoding.qk_transform(k_pos, dtype, reference) if raw_keys_cached else None,
             compile_flex=self.config.compile_flex,
         )
-        for layer, block in enumerate(self.blocks):
-            x = block(x, inputs, cache, step, layer)
-        return self.head(self.norm(x))  # (B, T, V)
 
     def loss(self, tokens: Tensor, targets: Tensor, positions: Tensor | None = None) -> Tensor:
         """Mean next-token cross-entropy of ``targets`` (B, T) given ``tokens`` (B, T)."""
         logits = self(tokens, positions)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def too_shallow(encoding: str | type[PositionalEncoding], config: ModelConfig | str) -> str | None:
+    """Why a model of ``config``'s depth cannot hold ``encoding`` (a schedule naming more layers), or None."""
+    cls = encoding_class(encoding) if isinstance(encoding, str) else encoding
+    config = preset(config) if isinstance(config, str) else config
+    if config.n_layers >= cls.layers_needed():
+        return None
+    return (f"{cls.name} names {cls.layers_needed()} layers and this model has {config.n_layers}: its last entries "
+            f"would never run (a schedule of at most {config.n_layers} entries, such as [rope,nope], fits)")
 
 
 def build_model(encoding: str, config: ModelConfig | str = "quick", seed: int | None = 0,

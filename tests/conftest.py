@@ -25,6 +25,7 @@ def tiny_model(name: str, **overrides: object) -> Transformer:
     """The tiny preset with ``name``, built with the encoding's ``check_options``."""
     options = dict(ENCODINGS[name].check_options)
     options.update(overrides.pop("encoding_options", {}))  # type: ignore[arg-type]
+    overrides.setdefault("n_layers", max(2, ENCODINGS[name].layers_needed()))  # a schedule gets every layer it names
     return build_model(name, "tiny", encoding_options=options, **overrides)
 
 

@@ -83,10 +83,10 @@ def test_full_cache_overflow_is_a_clear_error(tokens):
 
 
 def test_bytes_per_token_matches_formula():
-    """The tiny preset: 2 layers, width 32 (4 heads of 8), float32: keys and values cost
-    2 x 2 x 32 x 4 = 512 bytes per token, whatever the batch and capacity."""
+    """The tiny preset: 4 layers, width 32 (4 heads of 8), float32: keys and values cost
+    2 x 4 x 32 x 4 = 1024 bytes per token, whatever the batch and capacity."""
     cache = build_model("rope", "tiny").new_cache(3, 16)
-    assert cache.bytes_per_token() == 512
+    assert cache.bytes_per_token() == 1024
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -167,9 +167,24 @@ def test_ring_keeps_sinks_and_the_most_recent_tokens():
     assert order == [0, 1, 6, 7, 8, 9]
 
 
-def test_bounded_cache_refuses_multi_token_eviction():
+@pytest.mark.parametrize("name", EXACT)
+@pytest.mark.parametrize("policy,sinks", [("window", 0), ("sinks", 2)])
+def test_chunks_that_overflow_a_bounded_cache_equal_the_masked_full_forward(name, policy, sinks, tokens):
+    """A prefill longer than a window or sinks cache, then chunks: attention over the kept tokens and the
+    chunk's, and the cache keeps what the policy keeps, as if fed one at a time."""
+    model = tiny_model(name).eval()
+    T = tokens.shape[1]
+    with torch.no_grad():
+        reference = model(tokens, attn_mask=policy_mask(T, 8, sinks))
+        cache = model.new_cache(2, 8, policy=policy, sinks=sinks)
+        parts = [model(tokens[:, a:b], cache=cache) for a, b in ((0, 10), (10, 13), (13, 14), (14, 24))]
+    assert (torch.cat(parts, 1) - reference).abs().max() <= 1e-4
+    assert cache.tokens_seen == T and sorted(cache.slot_positions.tolist()) == [*range(sinks), *range(T - 8 + sinks, T)]
+
+
+def test_bounded_cache_under_slot_positions_refuses_multi_token_eviction():
     model = build_model("nope", "tiny").eval()
-    cache = model.new_cache(1, 4, policy="window")
+    cache = model.new_cache(1, 4, policy="window", position_rule="slot")
     with torch.no_grad():
         model(torch.zeros(1, 3, dtype=torch.long), cache=cache)
         with pytest.raises(InputError, match="one at a time"):

@@ -46,7 +46,7 @@ class AttentionInputs:
         return k <= q + past
 
     def dense_mask(self, dtype: torch.dtype) -> Tensor | None:
-        """Bias and mask folded into one float (1, H, Tq, kv_len) tensor, a bool mask, or None.
+        """Bias and mask folded into one float (1 or B, H, Tq, kv_len) tensor, a bool mask, or None.
 
         Built on first use and shared by every layer of this forward pass. Four dimensions
         on purpose: SDPA's CPU flash kernel accepts a 4-D mask but falls back to the much
@@ -58,10 +58,10 @@ class AttentionInputs:
         allowed = self.allowed_matrix()
         if self.bias is None:
             return None if allowed is None else allowed[None, None]  # (1, 1, Tq, kv_len)
-        bias = self.bias.materialize(self.q_pos, self.k_pos[: self.kv_len]).to(dtype)  # (H, Tq, kv_len)
+        bias = self.bias.materialize(self.q_pos, self.k_pos[: self.kv_len]).to(dtype)  # ([B,] H, Tq, kv_len)
         if allowed is not None:
             bias = bias.masked_fill(~allowed, float("-inf"))
-        return bias[None]  # (1, H, Tq, kv_len)
+        return bias if bias.dim() == 4 else bias[None]  # (1 or B, H, Tq, kv_len): a contextual bias is per row
 
     def memo(self, key: object, build: Callable[[], object]) -> object:
         """``build()``, computed on the first call with ``key`` and shared by every layer after it."""

@@ -202,7 +202,7 @@ def check_gradients(name: str) -> tuple[bool, str]:
     for backend in GRAD_BACKENDS:
         model = tiny_model(name, backend=backend).train()
         model.loss(tokens[:, :-1], tokens[:, 1:]).backward()
-        params = {n: p for n, p in model.encoding.named_parameters() if p.requires_grad}
+        params = {n: p for n, p in model.encoding_parameters().items() if p.requires_grad}
         count = len(params)
         for pname, p in params.items():
             if p.grad is None:

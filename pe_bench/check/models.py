@@ -18,8 +18,9 @@ def tiny_model(name: str, *, sharp: bool = False, **overrides: object) -> Transf
     At initialization attention is nearly uniform, so a positional effect barely reaches the
     logits; sharper attention makes a property that does not hold measurably fail.
     """
-    options = dict(encoding_class(name).check_options)
-    model = build_model(name, "tiny", seed=0, encoding_options=options, **overrides).eval()
+    cls = encoding_class(name)
+    overrides.setdefault("n_layers", max(2, cls.layers_needed()))  # a schedule gets every layer it names
+    model = build_model(name, "tiny", seed=0, encoding_options=dict(cls.check_options), **overrides).eval()
     if sharp:
         with torch.no_grad():
             for block in model.blocks:

@@ -15,6 +15,14 @@ return ``None`` and cost nothing:
   query's position), usable densely (eager, SDPA) and per entry (flex's ``score_mod``);
   ``DistanceTableBias`` (t5.py) is the fast special case of a per-distance table.
 
+Two families go further. A contextual encoding (CoPE, FoX) computes its bias in each layer
+from that layer's input, queries and keys: ``layer_context()`` gives every attention layer a
+``LayerContext`` of its own (its parameters, and ``state_size`` numbers per head that a KV
+cache keeps beside each key). A schedule (schedule.py) gives each layer an encoding:
+``for_layer(i)`` and ``layer_window(i)`` (the latest keys layer i sees, None: all), and
+``layers_needed()`` the depth it names. For every other encoding these return ``self``,
+None and 1.
+
 Each encoding states what it claims — ``shift_invariant`` (relative) or not (absolute),
 ``max_len``, ``causal_only``, ``exact_cache`` — and ``pe-bench check`` (check.py) verifies
 every claim on a model; nothing trusts it.
@@ -49,6 +57,8 @@ class Family(str, Enum):
     ROTARY = "rotary"  # rotates queries and keys in every layer
     BIAS = "bias"  # adds a bias to every attention logit
     NONE = "none"  # no positional information; the causal mask alone orders tokens
+    CONTEXTUAL = "contextual"  # a bias each layer computes from its own tensors (CoPE, FoX): ``layer_context``
+    SCHEDULE = "schedule"  # another encoding in each layer, cycled (iRoPE): ``for_layer``
 
 
 class AttentionBias(ABC):
@@ -114,6 +124,25 @@ class QKTransform(ABC):
         return self.queries(qk[0]), self.keys(qk[1])
 
 
+class LayerContext(nn.Module, ABC):
+    """A contextual encoding's part in one layer, with its own parameters: the bias on this layer's
+    logits, computed from the layer's input ``x`` (B, T, C), queries (B, H, Tq, D) and keys
+    (B, H, S, D) — FoX's forget gates, CoPE's gated counts. The bias it returns may differ per
+    batch row: ``materialize`` gives (B, H, Tq, S).
+
+    ``state_size`` numbers per head per token are kept in the KV cache beside each key (FoX: the
+    running sum of its log forget gates); ``state`` then reads and writes them (cache.py).
+    """
+
+    state_size: ClassVar[int] = 0
+
+    @abstractmethod
+    def bias(self, x: Tensor, q: Tensor, k: Tensor, k_pos: Tensor, visible: Tensor | None, state: Any) -> AttentionBias:
+        """This layer's bias over the valid keys ``k``, at positions ``k_pos`` (S,) (a ring cache's are not
+        in order); ``visible`` (Tq, S) bool says which keys each query sees (None: all of them), ``state`` is
+        the cache's ``LayerState``, or None without a cache."""
+
+
 class PositionalEncoding(nn.Module):
     """Base class: declares the family and answers all three hooks with ``None``.
 
@@ -172,6 +201,23 @@ class PositionalEncoding(nn.Module):
 
     def attention_bias(self, dtype: torch.dtype) -> AttentionBias | None:
         """The bias on attention logits, built once per forward pass, or None."""
+        return None
+
+    @classmethod
+    def layers_needed(cls) -> int:
+        """The fewest layers a model with this encoding may have (a schedule: as many as it names)."""
+        return 1
+
+    def layer_context(self) -> LayerContext | None:
+        """A contextual encoding's part in one layer, a new module for each layer that asks, or None."""
+        return None
+
+    def for_layer(self, index: int) -> PositionalEncoding:
+        """The encoding layer ``index`` uses: this one, except in a schedule (schedule.py)."""
+        return self
+
+    def layer_window(self, index: int) -> int | None:
+        """How many of the latest keys layer ``index`` sees (sliding-window attention), or None: all."""
         return None
 
     def state_bytes(self) -> int:

@@ -1,0 +1,95 @@
+"""FoX, the Forgetting Transformer (Lin et al. 2025, "Forgetting Transformer: Softmax Attention with a
+Forget Gate"): no positional encoding, a forget gate in every head of every layer instead.
+
+Per layer and head h, each token t has a gate f_t = sigmoid(w_h . x_t + b_h) from the layer's
+input x_t, and the logit of query i on key j <= i gains
+
+    D_ij = sum_{t=j+1..i} log f_t = c_i - c_j,   c_t = sum_{s<=t} log f_s,
+
+so a key's weight decays by the product of the gates between it and the query — a learned,
+data-dependent ALiBi. The bias is separable, so on SDPA it folds into one extra key column,
+-c_j (c_i is the same for every key of query i, which softmax ignores): the fused causal kernel
+runs with no mask, as ALiBi's fold (fold.py). The KV cache keeps c_j beside each key, one number
+per head per token, and a step adds the new tokens' log gates to the newest cached c. Positions
+play no part, so FoX is shift-invariant; its gates see the tokens, so caches that slide keep it
+exact (the evicted tokens' gates stay in the c of the tokens after them).
+
+The gate is ``nn.Linear(d_model, n_heads)``, weights N(0, 0.02) and bias ``bias_init`` (0: f is
+about 1/2 at the start, as in the paper's default; the paper's ``fgate_bias_init`` variant
+starts nearer 1). Precision: c grows with the length (about -0.7 a token at f = 1/2), so at
+10^5 tokens float32 holds it to about 1e-3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pe_bench.encodings.base import AttentionBias, Family, LayerContext, PositionalEncoding, ScoreMod
+
+
+class ForgetBias(AttentionBias):
+    """c_i - c_j for query i and key j: ``c_q`` (B, H, Tq), ``c_k`` (B, H, S) of one layer."""
+
+    def __init__(self, c_q: Tensor, c_k: Tensor) -> None:
+        self.c_q, self.c_k = c_q, c_k
+
+    def materialize(self, q_pos: Tensor, k_pos: Tensor) -> Tensor:
+        S = k_pos.shape[0]
+        return self.c_q[..., :, None] - self.c_k[..., None, :S]  # (B, H, Tq, S)
+
+    def score_mod(self, q_pos: Tensor, k_pos: Tensor) -> ScoreMod:
+        c_q, c_k = self.c_q, F.pad(self.c_k, (0, k_pos.shape[0] - self.c_k.shape[-1]))  # a cache's every slot
+        return lambda score, b, h, q_idx, kv_idx: score + c_q[b, h, q_idx] - c_k[b, h, kv_idx]
+
+    def causal_fold(self, q_pos: Tensor, k_pos: Tensor) -> tuple[Tensor, Tensor]:
+        ones = torch.ones(1, 1, 1, dtype=self.c_k.dtype, device=self.c_k.device)  # (1, 1, 1): every query, head
+        return ones, -self.c_k[..., : k_pos.shape[0], None]  # (B, H, S, 1)
+
+
+class ForgetGate(LayerContext):
+    """One layer's forget gates: log f (B, H, T) from the layer's input, summed into c."""
+
+    state_size = 1  # c_j, per head, beside every cached key
+
+    def __init__(self, d_model: int, n_heads: int, bias_init: float) -> None:
+        super().__init__()
+        self.gate = nn.Linear(d_model, n_heads)
+        nn.init.normal_(self.gate.weight, std=0.02)
+        nn.init.constant_(self.gate.bias, bias_init)
+
+    def bias(self, x: Tensor, q: Tensor, k: Tensor, k_pos: Tensor, visible: Tensor | None, state: Any) -> ForgetBias:
+        c = F.logsigmoid(self.gate(x)).transpose(1, 2).cumsum(-1)  # (B, H, T)
+        if state is None:
+            return ForgetBias(c, c)
+        previous = state.previous()  # (B, H, 1): the newest cached token's c
+        if previous is not None:
+            c = c + previous
+        return ForgetBias(c, state.write(c[..., None])[..., 0])  # keys: every slot's c, this step's written
+
+
+class FoX(PositionalEncoding):
+    """Forgetting attention: a learned forget gate per head in each layer, no other positional signal."""
+
+    name = "fox"
+    family = Family.CONTEXTUAL
+    shift_invariant = True
+    causal_only = True  # the decay runs from each key forward to its query
+    description = ("forget gate per head, logit += sum of log f_t between key and query (FoX, Lin et al. "
+                   "2025); folded into one key column")
+    #: f about 0.95: at 1/2 a key a few tokens back weighs nothing, and evicting it would not show
+    check_options = {"bias_init": 3.0}
+
+    def __init__(self, *, d_model: int, n_heads: int, max_len: int, causal: bool = True,
+                 bias_init: float = 0.0) -> None:
+        super().__init__(d_model=d_model, n_heads=n_heads, max_len=max_len, causal=causal)
+        self.bias_init = float(bias_init)
+
+    def layer_context(self) -> ForgetGate:
+        return ForgetGate(self.d_model, self.n_heads, self.bias_init)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, bias_init={self.bias_init}"

@@ -109,7 +109,8 @@ def list_encodings() -> None:
     quick = PRESETS["quick"]
     for name, cls in ENCODINGS.items():
         encoding = build_encoding(name, d_model=quick.d_model, n_heads=quick.n_heads, max_len=quick.max_len)
-        n_params = sum(p.numel() for p in encoding.parameters())
+        contexts = [encoding.for_layer(i).layer_context() for i in range(quick.n_layers)]  # a contextual one's
+        n_params = sum(p.numel() for m in [encoding, *filter(None, contexts)] for p in m.parameters())
         max_len = str(encoding.max_len) if encoding.max_len is not None else "unbounded"
         family = cls.family.value + (f", variant of {cls.variant_of}" if cls.variant_of else "")
         table.add_row(name, family, max_len, f"{n_params:,}", ORIGINS[name].describe(), cls.description)

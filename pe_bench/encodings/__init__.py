@@ -11,8 +11,11 @@ under its own name; ``ORIGINS`` says where every registered encoding came from.
 from __future__ import annotations
 
 from pe_bench.encodings.alibi import ALiBi
-from pe_bench.encodings.base import AttentionBias, Family, PositionalEncoding, QKTransform
+from pe_bench.encodings.base import AttentionBias, Family, LayerContext, PositionalEncoding, QKTransform
+from pe_bench.encodings.cope import CoPE
+from pe_bench.encodings.compose import configured, is_composed, schedule, split_top_level
 from pe_bench.encodings.fire import FIRE
+from pe_bench.encodings.fox import FoX
 from pe_bench.encodings.kerple import KerpleLog, KerplePower
 from pe_bench.encodings.learned import Learned
 from pe_bench.encodings.nope import NoPE
@@ -21,6 +24,7 @@ from pe_bench.encodings.plugins import BUILT_IN, Origin, entry_point_specs, is_s
 from pe_bench.encodings.rope import RoPE
 from pe_bench.encodings.rope_scaling import ROPE_SCALING
 from pe_bench.encodings.sandwich import Sandwich
+from pe_bench.encodings.schedule import SCHEDULES
 from pe_bench.encodings.sinusoidal import Sinusoidal
 from pe_bench.encodings.t5 import T5Bias
 from pe_bench.encodings.xpos import XPos
@@ -28,7 +32,7 @@ from pe_bench.errors import InputError
 
 ENCODINGS: dict[str, type[PositionalEncoding]] = {
     cls.name: cls for cls in (Sinusoidal, Learned, T5Bias, RoPE, ALiBi, NoPE, XPos, FIRE,
-                              KerpleLog, KerplePower, Sandwich, PRoPE, *ROPE_SCALING.values())
+                              KerpleLog, KerplePower, Sandwich, PRoPE, CoPE, FoX, *SCHEDULES, *ROPE_SCALING.values())
 }
 ORIGINS: dict[str, Origin] = dict.fromkeys(ENCODINGS, BUILT_IN)
 
@@ -61,12 +65,24 @@ def resolve(name: str) -> str:
     an installed entry point. An unknown name raises InputError listing the valid ones."""
     if name in ENCODINGS:
         return name
+    if is_composed(name):
+        return compose(name)
     if is_spec(name):
         return register(*load_spec(name))
     if name in entry_point_specs():
         return register(*load_entry_point(name))
     raise InputError(f"unknown encoding '{name}'; valid: {', '.join(ENCODINGS)}, "
                      "or path/to/file.py:Class, package.module:Class")
+
+
+def compose(text: str) -> str:
+    """Register ``name(options)`` or ``[entry,...]`` (compose.py) under its text, spaces removed."""
+    text = "".join(text.split())
+    if text not in ENCODINGS:
+        cls = schedule(text, resolve, ENCODINGS) if text.startswith("[") else configured(text, resolve, ENCODINGS)
+        ENCODINGS[text] = cls
+        ORIGINS[text] = Origin("composed", source=text)
+    return text
 
 
 def load_entry_points() -> list[str]:
@@ -83,7 +99,7 @@ def load_entry_points() -> list[str]:
 def parse_encodings(text: str, flag: str = "--encodings") -> tuple[str, ...]:
     """'rope,alibi,examples/gaussian.py:Gaussian' -> registry names, each plugin loaded; 'all' is
     ``base_encodings()`` and may stand among other names. Order kept, duplicates dropped."""
-    items = [item.strip() for item in text.split(",") if item.strip()]
+    items = [item for item in split_top_level(text, flag) if item]
     if not items:
         raise InputError(f"{flag} is empty; valid: {', '.join(ENCODINGS)}, all, or path/to/file.py:Class")
     names: list[str] = []
@@ -103,6 +119,7 @@ def build_encoding(name: str, *, d_model: int, n_heads: int, max_len: int, causa
     return encoding_class(name)(d_model=d_model, n_heads=n_heads, max_len=max_len, causal=causal, **options)
 
 
-__all__ = ["BUILT_IN", "ENCODINGS", "ORIGINS", "AttentionBias", "Family", "Origin", "PositionalEncoding", "QKTransform",
+__all__ = ["BUILT_IN", "ENCODINGS", "ORIGINS", "AttentionBias", "Family", "LayerContext", "Origin", "PositionalEncoding",
+           "QKTransform",
            "base_encodings", "build_encoding", "encoding_class", "load_entry_points", "parse_encodings", "register",
            "resolve"]

@@ -42,6 +42,7 @@ PALETTE: tuple[str, ...] = (
     *(c for c in (to_hex(rgb) for rgb in matplotlib.colormaps["tab10"].colors) if c != GREY),
     "#1b9e77", "#e7298a", "#e6ab02", "#66a61e",  # Dark2's teal, magenta, mustard, leaf green
     "#a6761d", "#d95f02", "#7570b3",  # ochre, burnt orange, slate blue
+    "#6a3d9a", "#b15928", "#fb9a99", "#a6cee3", "#b2df8a",  # Paired's purple, brown, pink, pale blue, pale green
 )
 #: a variant's line style, by its rank among its parent's variants (base encodings are solid)
 VARIANT_LINESTYLES: tuple[LineStyle, ...] = ("--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1, 1, 1)),

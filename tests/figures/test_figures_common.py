@@ -37,7 +37,7 @@ BUILT_IN_COLOURS = {"sinusoidal": "#1f77b4", "learned": "#ff7f0e", "t5": "#2ca02
                     "alibi": "#9467bd", "nope": "#7f7f7f"}
 TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
          "#17becf")
-PLUGIN_NAMES = ("my-plugin-pe", "kerple", "cope", "rope-2d", "sandwich-2d", "old-row-encoding", "user-pe-7")
+PLUGIN_NAMES = ("my-plugin-pe", "kerple", "cope-2", "rope-2d", "sandwich-2d", "old-row-encoding", "user-pe-7")
 
 
 def _same_hue(a: str, b: str) -> bool:

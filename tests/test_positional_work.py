@@ -49,10 +49,18 @@ class SlowBias:
         return self.inner.score_mod(q_pos, k_pos)
 
 
-def slow_down(model) -> None:
-    """Make the hook of the model's encoding family DELAY slower per call."""
-    enc = model.encoding
-    if enc.family is Family.EMBEDDING:
+def slow_down(model, enc=None) -> None:
+    """Make the hook of the model's encoding family DELAY slower per call (a schedule's: each part's)."""
+    enc = model.encoding if enc is None else enc
+    if enc.family is Family.SCHEDULE:
+        for part in enc.parts:
+            slow_down(model, part)
+    elif enc.family is Family.CONTEXTUAL:
+        for block in model.blocks:
+            context = block.attention.context
+            if context is not None:
+                context.bias = lambda *args, bias=context.bias: (time.sleep(DELAY), bias(*args))[1]
+    elif enc.family is Family.EMBEDDING:
         embedding = enc.embedding
         enc.embedding = lambda positions, dtype: (time.sleep(DELAY), embedding(positions, dtype))[1]
     elif enc.family is Family.ROTARY:
@@ -91,3 +99,13 @@ def test_a_cache_of_raw_keys_costs_the_rotation_of_every_cached_key(name):
     layers = model.config.n_layers
     assert rotated_once >= 0.8 * 2 * layers * DELAY  # the new query and key in each layer
     assert every_key >= 0.8 * 3 * layers * DELAY  # ... and all cached keys, once more per layer
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_ENCODINGS if ENCODINGS[n].family is Family.CONTEXTUAL])
+def test_a_contextual_step_against_a_cache_costs_each_layers_bias(name):
+    """One decoding step: each layer computes its bias for the new query (FoX from the cache's state)."""
+    model = tiny_model(name)
+    slow_down(model)
+    with torch.no_grad():
+        seconds = positional_work_seconds(model, RUNTIME, batch_size=1, q_len=1, kv_len=16, warmup=1, repeats=3)
+    assert seconds >= 0.8 * model.config.n_layers * DELAY

@@ -68,8 +68,13 @@ def test_learned_past_its_table_is_unsupported_not_a_crash(tables):
 
 def test_bytes_per_token_equal_the_formula(tables):
     ok = tables["kvcache"][tables["kvcache"]["supported"]]
-    assert (ok["cache_bytes_per_token"] == ok["cache_bytes_formula"]).all()
-    assert (ok["cache_bytes_formula"] == 2 * 2 * 4 * 8 * 4).all()  # layers, heads, head_dim, fp32 bytes
+    windowed = ok["encoding"] == "swa-rope-nope"  # three of four layers keep only their window, not per token
+    state = ok["encoding"] == "fox"  # and one running sum per layer and head beside each key
+    plain = ok[~windowed & ~state]
+    assert (plain["cache_bytes_per_token"] == plain["cache_bytes_formula"]).all()
+    assert (ok[state]["cache_bytes_per_token"] == ok[state]["cache_bytes_formula"] + 4 * 4 * 4).all()
+    assert (ok[windowed]["cache_bytes_per_token"] == ok[windowed]["cache_bytes_formula"] / 4).all()
+    assert (ok["cache_bytes_formula"] == 2 * 4 * 4 * 8 * 4).all()  # k and v, layers, heads, head_dim, fp32 bytes
     full = ok[ok["policy"] == "full"].set_index(["encoding", "backend", "context_len"])["extra_state_bytes"]
     for backend in ("eager", "sdpa"):
         # T5 keeps its bucket index (2 x 128 + 1 int64) on top of the cache's slot positions

@@ -27,7 +27,7 @@ from pe_bench.data import Corpus, load_corpus
 from pe_bench.encodings.rope_scaling import scaled_rope
 from pe_bench.errors import Unsupported
 from pe_bench.evaluate import cached_decode_divergence, full_nll, nonoverlap_nll, perplexity, sliding_nll, stream_nll
-from pe_bench.model import Transformer, build_model
+from pe_bench.model import Transformer, build_model, too_shallow
 from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime
 from pe_bench.suite import RunContext
@@ -185,6 +185,11 @@ def _run_seed(encodings: tuple[str, ...], settings: ExtrapolationSettings, seed:
     rope_model, rope_diverged = None, False
     for name in encodings:
         if ctx.done(EXTRAPOLATION, _done_keys(name, name, settings, seed, stream=True)):
+            continue
+        if note := too_shallow(name, settings.model_config()):  # a schedule deeper than the model
+            yield EXTRAPOLATION, [_row(settings, seed, corpus, runtime, 0, encoding=name, variant=name, task="lm",
+                                       eval_len=n, eval_mode="nonoverlap", metric="ppl", value=math.nan,
+                                       supported=False, note=note) for n in settings.lengths]
             continue
         model, result = _trained_model(name, settings, seed, corpus, ctx)
         params = sum(p.numel() for p in model.parameters())

@@ -34,7 +34,7 @@ from pe_bench.cache import policy_mask
 from pe_bench.errors import Unsupported
 from pe_bench.positional_work import positional_work_seconds
 from pe_bench.suites.kvcache.positions import precision_rows, shift_rows
-from pe_bench.model import Transformer, build_model
+from pe_bench.model import Transformer, build_model, too_shallow
 from pe_bench.progress import Progress
 from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime, check_dtype_supported
@@ -229,6 +229,11 @@ def measure(encodings: tuple[str, ...], settings: KVCacheSettings, ctx: RunConte
         yield KVCACHE, [_row(n, b, "full", "original", 0, 0, c, settings, runtime, supported=False, note=str(e))
                         for b in settings.backends for c in settings.contexts for n in names]
         return
+    refused = {n: note for n in names if (note := too_shallow(n, settings.model))}
+    if refused:  # a schedule deeper than the model: a row that says so, not a crash
+        yield KVCACHE, [_row(n, b, "full", "original", 0, 0, c, settings, runtime, supported=False, note=note)
+                        for b in settings.backends for c in settings.contexts for n, note in refused.items()]
+    names = [n for n in names if n not in refused]
     models = {name: build_model(name, settings.model, seed=settings.seed).to(runtime.device, runtime.dtype).eval()
               for name in names}
     policy_backend = settings.backends[0]

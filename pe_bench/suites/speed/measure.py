@@ -24,7 +24,7 @@ from pe_bench.backends import fast_path_note
 from pe_bench.backends.flex import warm_up_flex_compiler
 from pe_bench.errors import Unsupported
 from pe_bench.positional_work import positional_work_seconds
-from pe_bench.model import Transformer, build_model
+from pe_bench.model import Transformer, build_model, too_shallow
 from pe_bench.progress import Progress
 from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime, check_dtype_supported
@@ -137,6 +137,11 @@ def measure(encodings: tuple[str, ...], settings: SpeedSettings, ctx: RunContext
         yield SPEED, [_row(n, b, m, t, settings, runtime, supported=False, note=str(e))
                       for m, t in groups for b in backends for n in names]
         return
+    refused = {n: note for n in names if (note := too_shallow(n, settings.model))}
+    if refused:  # a schedule deeper than the model: a row that says so, not a crash
+        yield SPEED, [_row(n, b, m, t, settings, runtime, supported=False, note=note)
+                      for m, t in groups for b in backends for n, note in refused.items()]
+    names = [n for n in names if n not in refused]
     models = {}
     for name in names:
         model = build_model(name, settings.model, seed=settings.seed)

@@ -23,7 +23,7 @@ import torch
 
 from pe_bench import checkpoints
 from pe_bench.errors import Unsupported
-from pe_bench.model import Transformer, build_model
+from pe_bench.model import Transformer, build_model, too_shallow
 from pe_bench.results.schema import Schema
 from pe_bench.suite import RunContext
 from pe_bench.suites.tasks.spec import LEARNED, RAND, TASKS_TABLE, TasksSettings, identity
@@ -104,8 +104,14 @@ def evaluate_one(name: str, task: str, randomized: bool, seed: int, settings: Ta
     """Train (or load) one model for (encoding, variant, task, seed) where ``ctx`` says; its rows, one
     per evaluation length and depth, each marked learned or not by the accuracy at L."""
     runtime, progress = ctx.runtime, ctx.progress
-    model, result = _trained_model(name, task, randomized, seed, settings, ctx)
     recipe = settings.recipe(task)
+    if note := too_shallow(name, settings.model_config(task, randomized)):  # a schedule deeper than the model
+        return [TASKS_TABLE.row(encoding=name, variant=variant_name(name, randomized), task=task, seed=seed,
+                                randomized=settings.randomize_positions if randomized else 0,
+                                train_len=recipe.train_len, eval_len=n, depth=d, steps=recipe.steps, lr=recipe.lr,
+                                n_examples=settings.n_examples, preset=settings.model, params=0, supported=False, note=note,
+                                **runtime.record()) for n, d in _evaluations(task, settings)]
+    model, result = _trained_model(name, task, randomized, seed, settings, ctx)
     common = dict(encoding=name, variant=variant_name(name, randomized),
                   randomized=settings.randomize_positions if randomized else 0, task=task,
                   train_len=recipe.train_len, n_examples=settings.n_examples, seed=seed,

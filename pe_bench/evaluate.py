@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from pe_bench.encodings import PositionalEncoding
 from pe_bench.model import Transformer
 from pe_bench.runtime import Runtime
 from pe_bench.timing import timed_call
@@ -91,20 +92,32 @@ def full_nll(model: Transformer, tokens: Tensor) -> float:
     return nonoverlap_nll(model, tokens, tokens.numel() - 1)
 
 
-def cached_decode_divergence(model: Transformer, tokens: Tensor, prefill: int) -> dict[str, float]:
+def cached_decode_divergence(model: Transformer, tokens: Tensor, prefill: int,
+                             switch_to: PositionalEncoding | None = None) -> dict[str, float]:
     """Prefill, decode the rest token by token, and compare with one full forward over all of it.
 
     Returns the largest logit difference over the decoded tokens and the NLL of each way.
     For an encoding whose rotation depends on the current length (dynamic RoPE scaling),
-    this is where cached keys and recomputed ones disagree.
+    this is where cached keys and recomputed ones disagree. ``switch_to``, if given, is the
+    encoding past the prefill (LongRoPE's long factors past L): the decoding steps and the full
+    forward use it, the prefill's cached keys keep the model's own. The model's encoding is
+    left as it was.
     """
     x = tokens[:-1].long()[None].to(model.token_embedding.weight.device)
     y = tokens[1:].long().to(x.device)
     cache = model.new_cache(1, x.shape[1])
+    before = model.encoding
+    after = switch_to or before
     with torch.no_grad():
-        full = model(x)[0]  # (T, V)
-        steps = [model(x[:, :prefill], cache=cache)[0]]
-        steps += [model(x[:, t: t + 1], cache=cache)[0] for t in range(prefill, x.shape[1])]
+        try:
+            model.encoding = after
+            full = model(x)[0]  # (T, V)
+            model.encoding = before
+            steps = [model(x[:, :prefill], cache=cache)[0]]
+            model.encoding = after
+            steps += [model(x[:, t: t + 1], cache=cache)[0] for t in range(prefill, x.shape[1])]
+        finally:
+            model.encoding = before
     cached = torch.cat(steps)
     decoded = slice(prefill, x.shape[1])
     return {

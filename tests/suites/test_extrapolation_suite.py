@@ -107,6 +107,9 @@ def test_rope_variants_and_streaming_rows_exist(run):
     assert variants == {"rope", "rope-pi", "rope-ntk", "rope-yarn", "rope-dynamic", "rope-llama3", "rope-longrope"}
     dynamic = df[(df["variant"] == "rope-dynamic") & (df["eval_mode"] == "cached_decode")]
     assert set(dynamic["metric"]) == {"ppl", "max_abs_logit_diff"}
+    switch = df[df["variant"] == "rope-longrope"].set_index(["eval_mode", "metric"])["value"]
+    assert switch[("cached_switch", "max_abs_logit_diff")] > 1e-5  # stale short-factor keys; exact decoding is ~1e-6
+    assert switch[("reprefill", "ppl")] > 1 and switch[("cached_switch", "ppl")] > 1
     stream = df[df["task"] == "stream"]
     assert set(stream["eval_mode"]) == {"full", "window-original", "window-slot", "sinks-original", "sinks-slot"}
     learned = stream[stream["encoding"] == "learned"].set_index(["eval_mode", "metric"])

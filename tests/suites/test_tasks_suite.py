@@ -60,6 +60,15 @@ def test_a_model_below_the_threshold_at_L_is_marked_not_learned(rows):
     assert summarize({"tasks": rows}, "alibi") == {**{f"{t}_4L": "not learned" for t in TASKS}, "tasks_seeds": 1}
 
 
+def test_a_schedule_deeper_than_the_tasks_model_is_unsupported_not_not_learned(tmp_path):
+    settings = replace(SUITE.settings("tiny"), tasks=("recall",))
+    found = pd.DataFrame([row for _, batch in SUITE.run(("irope",), settings, RunContext(RUNTIME, tmp_path))
+                          for row in batch])
+    assert len(found) and not found["supported"].any() and found["note"].str.contains("names 4 layers").all()
+    assert summarize({"tasks": found}, "irope")["recall_4L"] == "unsupported"
+    assert "unsupported" in str(render({"tasks": found}).renderables[0].columns[-1]._cells)
+
+
 def test_a_learned_model_reports_its_accuracy_at_4L(rows):
     learned = rows.assign(learned=True, accuracy=0.5)
     summary = summarize({"tasks": learned}, "alibi")

@@ -8,8 +8,9 @@ reused by later runs. Then, on the validation split:
 - perplexity at each evaluation length, with non-overlapping and with sliding windows
   (evaluate.py) — the ALiBi paper's Table 2, at small scale;
 - for the RoPE model, the scaling variants of rope_scaling.py applied at evaluation (no
-  fine-tuning), each at s = E/L; and the dynamic variant's cache pitfall: decoding with a
-  KV cache vs one full forward at 4L;
+  fine-tuning), each at s = E/L; the dynamic variant's cache pitfall: decoding with a
+  KV cache vs one full forward at 4L; and LongRoPE's switch from its short to its long factors
+  at L: keys cached before the switch vs re-prefilling after it (what Hugging Face does);
 - streaming 8L tokens through a window of L tokens, with and without 4 attention sinks,
   under original and slot positions, against one full forward over the same tokens.
 """
@@ -104,6 +105,25 @@ def _dynamic_rows(model: Transformer, tokens: torch.Tensor, settings: Extrapolat
                  note="KV-cached decoding vs one full forward over the same tokens, positions L..4L"),
         make_row(**common, eval_mode="cached_decode", metric="ppl", value=perplexity(result["nll_cached"])),
         make_row(**common, eval_mode="full_forward", metric="ppl", value=perplexity(result["nll_full"])),
+    ]
+
+
+def _longrope_switch_rows(model: Transformer, tokens: torch.Tensor, settings: ExtrapolationSettings,
+                          make_row: Callable[..., dict]) -> list[dict]:
+    """rope-longrope across its switch at L: prefilled with the short factors (within L: s = 1), decoded to
+    4L with the long ones (s = 4) over the same cache, against re-prefilling with the long factors."""
+    length, rope = 4 * settings.train_len, model.encoding
+    model.encoding = scaled_rope("rope-longrope", rope, settings.train_len, 1.0)
+    result = cached_decode_divergence(model, tokens[: length + 1], prefill=settings.train_len,
+                                      switch_to=scaled_rope("rope-longrope", rope, settings.train_len, 4.0))
+    common = dict(variant="rope-longrope", task="lm", eval_len=length)
+    note = ("the prefill's cached keys keep the short factors; Hugging Face drops the cache and re-prefills when a "
+            "sequence passes L, which is the full forward ('reprefill')")
+    return [
+        make_row(**common, eval_mode="cached_switch", metric="max_abs_logit_diff", value=result["max_abs_logit_diff"],
+                 note=note),
+        make_row(**common, eval_mode="cached_switch", metric="ppl", value=perplexity(result["nll_cached"])),
+        make_row(**common, eval_mode="reprefill", metric="ppl", value=perplexity(result["nll_full"])),
     ]
 
 
@@ -235,6 +255,8 @@ def _run_seed(encodings: tuple[str, ...], settings: ExtrapolationSettings, seed:
                                                                   length / settings.train_len))
             if variant == "rope-dynamic":
                 rows += _dynamic_rows(rope_model, corpus.val, settings, make_rope_row)
+            if variant == "rope-longrope":
+                rows += _longrope_switch_rows(rope_model, corpus.val, settings, make_rope_row)
             rope_model.encoding = rope
             yield EXTRAPOLATION, rows
             advance()

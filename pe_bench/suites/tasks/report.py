@@ -26,6 +26,7 @@ from pe_bench.suites.tasks.generators import TASKS
 from pe_bench.tensorboard import Scalar, run_name
 
 NOT_LEARNED = "not learned"
+UNSUPPORTED = "unsupported"  # no model could be built (a schedule deeper than the tasks' model): nothing to learn
 
 
 def headline_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -45,7 +46,8 @@ def by_length(df: pd.DataFrame, per_seed: bool = False) -> pd.DataFrame:
     keys = ["encoding", "variant", "task", "train_len", "eval_len", *(["seed"] if per_seed else [])]
     return (df.groupby(keys, sort=False, dropna=False)
             .agg(accuracy=("accuracy", lambda s: s.mean() if s.notna().all() else math.nan),
-                 learned=("learned", lambda s: bool(is_true(s).all())))
+                 learned=("learned", lambda s: bool(is_true(s).all())),
+                 supported=("supported", lambda s: bool(is_true(s).any())))
             .reset_index())
 
 
@@ -83,6 +85,7 @@ def render(tables: dict[str, pd.DataFrame]) -> Group:
             shown = learned if len(learned) else group  # a model not learned: its accuracies, marked so
             cells = [_mean_cell(shown.loc[shown["eval_len"] == n, "accuracy"]) for n in lengths]
             verdict = ("learned" if learned["seed"].nunique() == seeds else
+                       UNSUPPORTED if not group["supported"].any() else
                        NOT_LEARNED if not len(learned) else f"learned by {learned['seed'].nunique()} of {seeds} seeds")
             table.add_row(str(variant), *cells, verdict)
         parts.append(table)
@@ -123,7 +126,7 @@ def summarize(tables: Mapping[str, pd.DataFrame], name: str) -> dict[str, Any]:
         row["tasks_seeds"] = max(row.get("tasks_seeds", 0), int(rows["seed"].nunique()))
         result = interval(per_seed(tables, name, task).to_numpy())
         if not result.n:
-            row[f"{task}_4L"] = NOT_LEARNED
+            row[f"{task}_4L"] = UNSUPPORTED if not is_true(rows["supported"]).any() else NOT_LEARNED
         else:
             row[f"{task}_4L"], row[f"{task}_4L_ci95"] = result.mean, result.half_width
     return row

@@ -120,6 +120,7 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
     load_tables(out)  # every table a run reads or rewrites (the summary reads them all) must be valid
     check_figures_folder(out / "plots")
     for suite in chosen:
+        suite.check_encodings(encodings, settings[suite.name])
         suite.check(encodings, settings[suite.name], out, runtime)
     check_memory([suite.memory(settings[suite.name]) for suite in chosen], runtime)
     for suite in chosen if resume else ():

@@ -32,7 +32,10 @@ from typing import Any, ClassVar
 import pandas as pd
 from rich.console import RenderableType
 
+from pe_bench.encodings import build_encoding
+from pe_bench.errors import InputError
 from pe_bench.figures.common import FigureSpec
+from pe_bench.model import ModelConfig, too_shallow
 from pe_bench.options import Option, check_choice, options_of
 from pe_bench.progress import Progress
 from pe_bench.results.summary import SummaryPart
@@ -118,6 +121,22 @@ class Suite(ABC):
     def check(self, encodings: tuple[str, ...], settings: Any, out: Path, runtime: Runtime) -> None:
         """Raise InputError for saved state that would fail later (e.g. a corrupt checkpoint), so
         that bad input stops the run before any work."""
+
+    def model_configs(self, settings: Any) -> tuple[ModelConfig, ...]:
+        """The shapes of the models this suite builds for ``settings`` (none for a suite that builds none)."""
+        return ()
+
+    def check_encodings(self, encodings: tuple[str, ...], settings: Any) -> None:
+        """Every encoding builds at every model shape of this suite (a window inside its length, ...), or
+        InputError before any work; a schedule deeper than a model is left to its unsupported rows."""
+        for config in self.model_configs(settings):
+            for name in encodings:
+                if too_shallow(name, config) is None:
+                    try:
+                        build_encoding(name, d_model=config.d_model, n_heads=config.n_heads, max_len=config.max_len,
+                                       causal=config.causal, **config.encoding_options)
+                    except InputError as e:
+                        raise InputError(f"the {self.name} suite's model (length {config.max_len}): {e}") from None
 
     def record(self, settings: Any) -> dict[str, Any]:
         """Extra fields for the run's manifest entry (e.g. the corpus and its checksum)."""

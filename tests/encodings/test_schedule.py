@@ -102,3 +102,15 @@ def test_decoding_a_stream_through_bounded_caches_equals_the_masked_full_forward
         assert cache.caches[window].capacity == (window if window <= capacity - sinks else capacity)
         steps = torch.cat([model(tokens[:, t: t + 1], cache=cache) for t in range(n)], dim=1)
     assert (steps - reference).abs().max() < 1e-4
+
+
+def test_a_window_longer_than_a_suites_model_is_refused_before_any_work(tmp_path, plugin_registry):
+    from typer.testing import CliRunner
+
+    from pe_bench.cli import app
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["compare", "--suite", "speed,extrapolation", "--preset", "tiny",
+                                      "--encodings", "swa-rope-nope(window=100)", "--out", str(out)])
+    assert result.exit_code == 2 and not out.exists()  # the speed suite would have run first
+    assert "extrapolation suite's model (length 16)" in result.output and "Traceback" not in result.output

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pe_bench.model import ModelConfig
 from pe_bench.runtime import Runtime
 from pe_bench.suite import Suite
 from pe_bench.suites.extrapolation import figures, measure, report, spec
@@ -31,6 +32,9 @@ class Extrapolation(Suite):
     check = staticmethod(spec.check)
     record = staticmethod(spec.record)
     memory = staticmethod(spec.memory)
+
+    def model_configs(self, settings: ExtrapolationSettings) -> tuple[ModelConfig, ...]:
+        return (settings.model_config(),)
 
     def run_values(self, settings: ExtrapolationSettings, runtime: Runtime) -> dict[str, Any]:
         return {**super().run_values(settings, runtime), "preset": settings.model, "train_len": settings.train_len,

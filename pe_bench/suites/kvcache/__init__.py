@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pe_bench.model import ModelConfig, preset
 from pe_bench.runtime import Runtime
 from pe_bench.suite import Suite
 from pe_bench.suites.kvcache import figures, measure, report, spec
@@ -29,6 +30,9 @@ class KVCache(Suite):
     render = staticmethod(report.render)
     validate = staticmethod(spec.validate)
     memory = staticmethod(spec.memory)
+
+    def model_configs(self, settings: KVCacheSettings) -> tuple[ModelConfig, ...]:
+        return (preset(settings.model),)
 
     def run_values(self, settings: KVCacheSettings, runtime: Runtime) -> dict[str, Any]:
         return {**super().run_values(settings, runtime), "preset": settings.model, "seq_len": settings.shift_len}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pe_bench.model import ModelConfig, preset
 from pe_bench.runtime import Runtime
 from pe_bench.suite import Suite
 from pe_bench.suites.speed import figures, measure, report, spec
@@ -25,6 +26,9 @@ class Speed(Suite):
     render = staticmethod(report.render)
     validate = staticmethod(spec.validate)
     memory = staticmethod(spec.memory)
+
+    def model_configs(self, settings: SpeedSettings) -> tuple[ModelConfig, ...]:
+        return (preset(settings.model),)
 
     def run_values(self, settings: SpeedSettings, runtime: Runtime) -> dict[str, Any]:
         return {**super().run_values(settings, runtime), "preset": settings.model, "batch_size": settings.batch_size}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pe_bench.model import ModelConfig
 from pe_bench.runtime import Runtime
 from pe_bench.suite import Suite
 from pe_bench.suites.tasks import figures, measure, report, spec
@@ -31,6 +32,9 @@ class Tasks(Suite):
     validate = staticmethod(spec.validate)
     check = staticmethod(spec.check)
     memory = staticmethod(spec.memory)
+
+    def model_configs(self, settings: TasksSettings) -> tuple[ModelConfig, ...]:
+        return tuple(settings.model_config(task, randomized) for task in settings.tasks for randomized in settings.variants)
 
     def run_values(self, settings: TasksSettings, runtime: Runtime) -> dict[str, Any]:
         return {**super().run_values(settings, runtime), "preset": settings.model, "seed": settings.seeds}

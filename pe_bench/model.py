@@ -238,7 +238,8 @@ class Transformer(nn.Module):
             span = policy_mask(kv_len, window, 0, device=positions.device)
             allowed = span if allowed is None else allowed & span
         elif window is not None and cache.capacity > window:  # a cache that keeps more than the window (layer_caches)
-            span = q_pos[:, None] - k_pos[None, :kv_len] < window
+            distance = q_pos[:, None] - k_pos[None, :kv_len]
+            span = (distance >= 0) & (distance < window)  # causal too: ``allowed`` replaces the causal rule
             allowed = span if allowed is None else allowed & span
         raw_keys_cached = cache is not None and not (cache.stores_transformed_keys and encoding.caches_transformed_keys)
         # an encoding that never caches transformed keys may centre its transform on the newest query

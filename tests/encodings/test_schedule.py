@@ -114,3 +114,17 @@ def test_a_window_longer_than_a_suites_model_is_refused_before_any_work(tmp_path
                                       "--encodings", "swa-rope-nope(window=100)", "--out", str(out)])
     assert result.exit_code == 2 and not out.exists()  # the speed suite would have run first
     assert "extrapolation suite's model (length 16)" in result.output and "Traceback" not in result.output
+
+
+def test_a_prefill_into_a_shared_sinks_cache_never_sees_later_tokens(plugin_registry):
+    """A window wider than the sinks cache's ring shares that cache and is masked by position: the mask
+    must stay causal (a prefill of several tokens that fit, not the spill path)."""
+    model = tiny_model(resolve("[rope(window=5),nope]"), backend="eager").eval()
+    a = torch.randint(0, 256, (1, 4))
+    b = a.clone()
+    b[0, 3] = (a[0, 3] + 1) % 256  # only the last token differs
+    with torch.no_grad():
+        la = model(a, cache=model.new_cache(1, 6, policy="sinks", sinks=2))
+        lb = model(b, cache=model.new_cache(1, 6, policy="sinks", sinks=2))
+        assert torch.allclose(la, model(a), atol=1e-5)
+    assert torch.allclose(la[0, :3], lb[0, :3], atol=1e-6)

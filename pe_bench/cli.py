@@ -19,6 +19,7 @@ from pathlib import Path  # noqa: E402
 from typing import Annotated, Any  # noqa: E402
 
 import typer  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
@@ -128,7 +129,7 @@ def show(name: EncodingName) -> None:
     """Explain one encoding: its family, limits and how it works."""
     cls = encoding_class(name)
     module_doc = sys.modules[cls.__module__].__doc__ or ""
-    console.print(f"[bold]{name}[/bold] ({cls.family.value}): {cls.description}")
+    console.print(f"[bold]{escape(name)}[/bold] ({cls.family.value}): {escape(cls.description)}", markup=True)
     console.print(module_doc.strip(), markup=False, highlight=False)
 
 

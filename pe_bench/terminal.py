@@ -16,9 +16,10 @@ LOG_WIDTH = 1000
 
 
 def console(quiet: bool = False) -> Console:
-    """The console pe-bench prints to: the terminal's width, or LOG_WIDTH when stdout is not a terminal."""
+    """The console pe-bench prints to: the terminal's width, or LOG_WIDTH when stdout is not a terminal.
+    Markup is off: names such as ``[rope,nope]`` (a schedule) would otherwise be read as styles and vanish."""
     probe = Console()
-    return Console(quiet=quiet, width=None if probe.is_terminal else LOG_WIDTH)
+    return Console(quiet=quiet, width=None if probe.is_terminal else LOG_WIDTH, markup=False)
 
 
 def fit(renderable: RenderableType) -> RenderableType:

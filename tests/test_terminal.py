@@ -62,3 +62,12 @@ def test_in_a_log_every_value_is_printed_whole(index, monkeypatch):
         for value in cells(table):
             for line in value.splitlines():
                 assert line in text, line
+
+
+def test_a_bracketed_name_such_as_a_schedule_is_printed_not_read_as_markup(capsys):
+    table = Table(title="kvcache for [rope,nope]")
+    table.add_column("encoding")
+    table.add_row("[fox(window=5),nope]")
+    terminal.console().print(table)
+    out = capsys.readouterr().out
+    assert "[fox(window=5),nope]" in out and "[rope,nope]" in out

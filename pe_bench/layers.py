@@ -10,6 +10,7 @@ Shape letters: B batch, T new tokens, S key slots, H heads, D head_dim, C d_mode
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from torch import Tensor, nn
@@ -29,6 +30,8 @@ class Attention(nn.Module):
         self.out = nn.Linear(d_model, d_model, bias=False)
         self.backend = backend
         self.context = context  # a contextual encoding's part in this layer, or None
+        #: called with (q, k, inputs) just before the backend, as the backend sees them (the attention suite's probe)
+        self.probe: Callable[[Tensor, Tensor, AttentionInputs], None] | None = None
 
     def forward(self, x: Tensor, inputs: AttentionInputs, cache: KVCache | None = None,
                 step: CacheStep | None = None, layer: int = 0) -> Tensor:
@@ -49,6 +52,8 @@ class Attention(nn.Module):
             n = inputs.kv_len
             bias = self.context.bias(x, q, k[..., :n, :], inputs.k_pos[:n], inputs.allowed_matrix(), state)
             inputs = replace(inputs, bias=bias, _memo={})
+        if self.probe is not None:
+            self.probe(q, k, inputs)
         y = BACKENDS[self.backend](q, k, v, inputs)  # (B, H, T, D)
         return self.out(y.transpose(1, 2).reshape(B, T, C))
 

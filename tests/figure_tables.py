@@ -60,6 +60,27 @@ def flipflop_rows() -> list[dict]:
             for (mix, n), a in accuracy.items()]
 
 
+def attention_rows() -> tuple[list[dict], list[dict]]:
+    """RoPE and ALiBi (2 layers, 2 heads) at L = 16 and 8L; ALiBi stays local. And each one's map at both."""
+    common = {"train_len": 16, "steps": 10, "seed": 0, "supported": True, "variant": ""}
+    rows, maps = [], []
+    for encoding, spread in (("rope", 1.0), ("alibi", 0.3)):
+        for n in (16, 128):
+            far = n > 16
+            values = {"entropy_mean": 2.0 + spread * far, "log_keys": 2.5 + 2 * far, "sink_first": 0.05,
+                      "sink_first4": 0.15, "max_weight": 0.5 - 0.3 * spread * far, "within_L": 1 - 0.5 * spread * far}
+            if far:
+                values["logit_std_unseen"] = 2 + 10 * (1 - spread)
+            for layer in (0, 1):
+                for head in (0, 1):
+                    base = dict(common, encoding=encoding, variant=encoding, layer=layer, head=head, eval_len=n)
+                    rows += [dict(base, metric=m, value=v) for m, v in values.items()]
+                    rows += [dict(base, metric="distance_mass", distance=d, value=0.25) for d in (0, 1, 2, 4)]
+            maps += [dict(common, encoding=encoding, variant=encoding, layer=1, head=0, eval_len=n, row=i, col=j,
+                          grid=2, value=0.5 if i >= j else 0.0) for i in (0, 1) for j in (0, 1)]
+    return rows, maps
+
+
 def tables() -> dict[str, pd.DataFrame]:
     """Small versions of the tables a run writes."""
     kvcache = [{"encoding": e, "backend": b, "policy": "full", "positions": "original", "window": 0, "sinks": 0,
@@ -91,5 +112,6 @@ def tables() -> dict[str, pd.DataFrame]:
                  "steps": 20, "seed": 0} for e in ("rope", "nope") for s in (10, 20)]
     rows = {"speed": speed_rows(), "kvcache": kvcache, "shift": shift, "precision": precision,
             "extrapolation": extrapolation, "training": training, "tasks": task_rows() + flipflop_rows()}
+    rows["attention"], rows["attention_maps"] = attention_rows()
     return {name: table(name, rows[name]) for name in COLUMNS}
 

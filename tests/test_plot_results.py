@@ -36,11 +36,11 @@ def all_six(tmp_path_factory: pytest.TempPathFactory):
     return results, before, plot_results(results)
 
 
-def test_all_seven_tables_draw_all_fourteen_figures_as_valid_pngs(all_six):
+def test_all_nine_tables_draw_all_nineteen_figures_as_valid_pngs(all_six):
     results, _, report = all_six
     assert report.skipped == []
     assert [p.name for p in report.drawn] == [f"{name}.png" for name in ALL_NAMES]
-    assert len(report.drawn) == 14
+    assert len(report.drawn) == 19
     for path in report.drawn:
         assert path.parent == results / "plots" and path.is_file()
         assert path.read_bytes()[:8] == PNG_MAGIC
@@ -62,7 +62,8 @@ def test_missing_tables_are_skipped_with_the_table_named_and_encoding_figures_st
     assert drawn == {"speed_ratio", "training_loss", *ENCODING_FIGURES}
     skipped = dict(report.skipped)
     assert set(skipped) == {"ppl_vs_length", "kvcache_decode", "shift_invariance", "precision", "streaming",
-                            "task_accuracy_vs_length", "passkey_depth", "flipflop_errors"}
+                            "task_accuracy_vs_length", "passkey_depth", "flipflop_errors", "attention_entropy_vs_length",
+                            "attention_sink_mass", "attention_by_distance", "attention_max_weight", "attention_maps"}
     for name, reason in skipped.items():
         assert NEEDS[name] in reason
     assert not (results / "plots" / "kvcache_decode.png").exists()

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from pe_bench.results.schema import Schema
 from pe_bench.suite import Suite
-from pe_bench.suites import extrapolation, kvcache, speed, tasks
+from pe_bench.suites import attention, extrapolation, kvcache, speed, tasks
 
-SUITES: dict[str, Suite] = {s.name: s for s in (speed.SUITE, kvcache.SUITE, extrapolation.SUITE, tasks.SUITE)}
+SUITES: dict[str, Suite] = {s.name: s for s in (speed.SUITE, kvcache.SUITE, extrapolation.SUITE, attention.SUITE,
+                                                tasks.SUITE)}
 
 
 def all_schemas() -> dict[str, Schema]:

@@ -32,7 +32,9 @@ from pe_bench.model import Transformer, build_model, too_shallow
 from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime
 from pe_bench.suite import RunContext
-from pe_bench.suites.extrapolation.spec import EXTRAPOLATION, STREAM_POLICIES, TRAINING, ExtrapolationSettings
+from pe_bench.suites.extrapolation.spec import (
+    EXTRAPOLATION, STREAM_POLICIES, TRAINING, ExtrapolationSettings, checkpoint,
+)
 from pe_bench.suites.extrapolation.report import board_run
 from pe_bench.training import TrainResult, train
 
@@ -127,7 +129,7 @@ def _longrope_switch_rows(model: Transformer, tokens: torch.Tensor, settings: Ex
     ]
 
 
-def _trained_model(name: str, settings: ExtrapolationSettings, seed: int, corpus: Corpus, ctx: RunContext
+def trained_model(name: str, settings: ExtrapolationSettings, seed: int, corpus: Corpus, ctx: RunContext
                    ) -> tuple[Transformer, TrainResult]:
     """Load the checkpoint for (name, settings, seed, corpus) from ``ctx.out / "checkpoints"``, or
     train (each step to ``ctx.board``) and save one.
@@ -138,8 +140,7 @@ def _trained_model(name: str, settings: ExtrapolationSettings, seed: int, corpus
     """
     runtime = ctx.runtime
     model = build_model(name, settings.model_config(), seed=seed).to(runtime.device, runtime.dtype)
-    ident = checkpoints.identity(name, settings.model_config(), settings.train_config(seed), corpus.checksum, runtime)
-    path = checkpoints.path_for(ctx.out / "checkpoints", ident)
+    ident, path = checkpoint(name, settings, seed, ctx.out, runtime)
     world = runtime.world
     if world.broadcast(path.exists() and not settings.retrain):
         loaded = checkpoints.load(path, ident, model) if world.saves_checkpoints else None
@@ -211,7 +212,7 @@ def _run_seed(encodings: tuple[str, ...], settings: ExtrapolationSettings, seed:
                                        eval_len=n, eval_mode="nonoverlap", metric="ppl", value=math.nan,
                                        supported=False, note=note) for n in settings.lengths]
             continue
-        model, result = _trained_model(name, settings, seed, corpus, ctx)
+        model, result = trained_model(name, settings, seed, corpus, ctx)
         params = sum(p.numel() for p in model.parameters())
 
         def make_row(**fields: object) -> dict:
@@ -239,7 +240,7 @@ def _run_seed(encodings: tuple[str, ...], settings: ExtrapolationSettings, seed:
     if "rope" not in encodings or not variants or rope_diverged:
         return
     if rope_model is None:  # rope's own rows were resumed; its checkpoint is still needed
-        rope_model, result = _trained_model("rope", settings, seed, corpus, ctx)
+        rope_model, result = trained_model("rope", settings, seed, corpus, ctx)
         if result.diverged:
             return
     rope = rope_model.encoding

@@ -20,6 +20,9 @@ from pe_bench.seeds import check_seeds, seeds_option
 from pe_bench.training import RETRAIN, STEPS, TRAIN_LEN, TrainConfig, shard_problem
 
 FACTORS = (1, 2, 4, 8, 16)
+#: options the attention suite shares (it reads this suite's models)
+EVAL_LENS = "evaluation lengths (default L,2L,4L,8L,16L)"
+CORPUS = "a text file or folder (default: Python's stdlib)"
 STREAM_POLICIES = (("window", "original"), ("window", "slot"), ("sinks", "original"), ("sinks", "slot"))
 
 
@@ -33,14 +36,14 @@ class ExtrapolationSettings:
     steps: int = option(STEPS)
     batch_size: int
     lr: float
-    eval_lens: tuple[int, ...] | None = option("evaluation lengths (default L,2L,4L,8L,16L)", None)
+    eval_lens: tuple[int, ...] | None = option(EVAL_LENS, None)
     eval_tokens: int = 16384  # validation tokens scored with non-overlapping windows
     sliding_tokens: int = 4096  # ... with sliding windows (which cost length / stride times more per token)
     stride: int | None = option("sliding-window stride (default L)", None)
     stream_factor: int = 8  # streaming decodes stream_factor x train_len tokens
     sinks: int = 4
     variants: tuple[str, ...] = tuple(ROPE_SCALING)
-    corpus: Path | None = option("a text file or folder (default: Python's stdlib)", None)
+    corpus: Path | None = option(CORPUS, None)
     retrain: bool = option(RETRAIN, False)
     seeds: tuple[int, ...] = seeds_option((0,))  # each trained and evaluated separately; reports aggregate over them
 
@@ -141,14 +144,18 @@ def check(encodings: tuple[str, ...], settings: ExtrapolationSettings, out: Path
     checkpoints.check_folder(out / "checkpoints")
     if settings.retrain:
         return
-    corpus = load_corpus(settings.corpus)
     for name in encodings:
         for seed in settings.seeds:
-            ident = checkpoints.identity(name, settings.model_config(), settings.train_config(seed), corpus.checksum,
-                                         runtime)
-            path = checkpoints.path_for(out / "checkpoints", ident)
+            ident, path = checkpoint(name, settings, seed, out, runtime)
             if path.exists():
                 checkpoints.load(path, ident, build_model(name, settings.model_config(), seed=None))
+
+
+def checkpoint(name: str, settings: ExtrapolationSettings, seed: int, out: Path, runtime: Runtime) -> tuple[dict, Path]:
+    """The identity of the model of (``name``, ``settings``, ``seed``) and where its checkpoint lives under ``out``."""
+    ident = checkpoints.identity(name, settings.model_config(), settings.train_config(seed),
+                                 load_corpus(settings.corpus).checksum, runtime)
+    return ident, checkpoints.path_for(out / "checkpoints", ident)
 
 
 def record(settings: ExtrapolationSettings) -> dict[str, Any]:

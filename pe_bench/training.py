@@ -86,7 +86,7 @@ def sample_batch(data: Tensor, length: int, batch_size: int, generator: torch.Ge
 
 
 #: draws one batch from the generator: inputs (B, T), targets (B, T), positions (T,) or None
-#: (0..T-1), loss mask (B, T) bool or None (every target counts)
+#: (0..T-1), loss mask (B, T): bool (the targets that count), float (each target's weight) or None (every target)
 Sampler = Callable[[torch.Generator], tuple[Tensor, Tensor, Tensor | None, Tensor | None]]
 #: told after every step: its number (from 1) and {"train/loss": the global batch's loss, "train/learning_rate": ...}
 OnStep = Callable[[int, dict[str, float]], None]
@@ -175,6 +175,10 @@ def _train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime
             logits = net(x, positions)  # through DDP's forward, which arms the gradient all-reduce
             if mask is None:
                 loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            elif mask.is_floating_point():  # each target weighted: a weighted mean over this rank's targets
+                weights = shard(mask, world).to(runtime.device, logits.dtype).reshape(-1)
+                losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="none")
+                loss = (losses * weights).sum() / weights.sum()
             else:  # only the targets the sampler's mask keeps (a task's answers)
                 mask = shard(mask, world).to(runtime.device)
                 loss = F.cross_entropy(logits[mask], y[mask])

@@ -54,8 +54,9 @@ def _trained_model(name: str, task: str, randomized: bool, seed: int, settings: 
         return model, checkpoints.load(path, ident, model)
     config = settings.train_config(task, seed)
     span = settings.span(task, randomized) if randomized else 0
-    batches = sampler(task, config.train_len, config.batch_size, span, settings.recipe(task).shortest,
-                      settings.task_options(task))
+    recipe = settings.recipe(task)
+    batches = sampler(task, config.train_len, config.batch_size, span, recipe.shortest, settings.task_options(task),
+                      recipe.answer_weight)
     variant = variant_name(name, randomized)
     with ctx.progress.task(f"train {variant} on {task}, seed {seed}", total=config.steps) as advance:
         result = train(model, None, config, runtime, advance, sampler=batches,

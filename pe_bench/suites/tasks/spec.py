@@ -143,10 +143,12 @@ def check(encodings: tuple[str, ...], settings: TasksSettings, out: Path, runtim
 
 def identity(name: str, task: str, randomized: bool, seed: int, settings: TasksSettings, runtime: Runtime) -> dict:
     """What determines a trained model: the checkpoint's key (the task and the span stand for the corpus)."""
-    shortest = settings.recipe(task).shortest
+    recipe = settings.recipe(task)
     options = settings.task_options(task)
     data = f"task:{task}:span{settings.span(task, randomized) if randomized else 0}:v2" + (
-        f":from{shortest}" if shortest else "") + "".join(f":{k}={v}" for k, v in options.items())
+        f":from{recipe.shortest}" if recipe.shortest else "") + (
+        f":answer_weight{recipe.answer_weight}" if recipe.answer_weight is not None else "") + "".join(
+        f":{k}={v}" for k, v in options.items())
     return checkpoints.identity(name, settings.model_config(task, randomized), settings.train_config(task, seed), data,
                                 runtime)
 

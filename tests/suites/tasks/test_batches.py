@@ -78,3 +78,54 @@ def test_a_shortest_length_bounds_the_training_lengths_from_below():
     draw = sampler("copy", 16, batch_size=8, shortest=12)
     lengths = {int((row != PAD).sum()) + 1 for _ in range(20) for row in draw(g)[1]}
     assert min(lengths) == 12 and max(lengths) == 16
+
+
+def test_answer_weighted_loss_weights_score_every_byte_and_the_answers_more():
+    """Passkey's quick recipe scores every byte, its answer bytes 3 times over (issue 21): the weights."""
+    x, y, _, mask = sampler("passkey", 128, batch_size=4)(torch.Generator().manual_seed(5))
+    _, y2, _, weights = sampler("passkey", 128, batch_size=4, answer_weight=3.0)(torch.Generator().manual_seed(5))
+    assert torch.equal(y, y2) and weights.dtype == torch.float32
+    assert weights.sum().item() == pytest.approx(1.0)
+    valid = y != PAD
+    assert (weights[~valid] == 0).all() and (weights[valid] > 0).all()  # every byte but padding counts
+    n_valid, n_answer = int(valid.sum()), int(mask.sum())
+    assert weights[mask][0].item() == pytest.approx((1 / n_valid + 3 / n_answer) / 4)
+    assert weights[valid & ~mask][0].item() == pytest.approx(1 / n_valid / 4)
+
+
+def test_a_recipes_answer_weight_is_part_of_the_checkpoints_identity():
+    from dataclasses import replace
+
+    from pe_bench.runtime import make_runtime
+    from pe_bench.suites import SUITES
+    from pe_bench.suites.tasks.spec import identity
+
+    settings = SUITES["tasks"].settings("quick", tasks=("passkey",))
+    plain = replace(settings, recipes="standard")  # the standard recipe scores the answer alone
+    runtime = make_runtime("cpu")
+    keys = {str(identity("rope", "passkey", False, 0, s, runtime)["corpus"]) for s in (settings, plain)}
+    assert len(keys) == 2 and any("answer_weight3.0" in k for k in keys)
+
+
+def test_training_with_float_weights_takes_the_weighted_mean_of_the_targets_losses():
+    """Weights that put all of the loss on the answers train exactly as the answer mask does."""
+    from pe_bench.model import build_model
+    from pe_bench.runtime import make_runtime
+    from pe_bench.training import TrainConfig, train
+
+    masked = sampler("copy", 12, batch_size=4)
+
+    def weighted(generator: torch.Generator):
+        x, y, positions, mask = masked(generator)
+        return x, y, positions, mask.float() / mask.sum()
+
+    def everything(generator: torch.Generator):
+        x, y, positions, mask = masked(generator)
+        return x, y, positions, torch.full(mask.shape, 1.0)
+
+    config = TrainConfig(train_len=12, steps=3, batch_size=4, lr=1e-2, warmup=1, seed=0, log_every=1)
+    curves = [train(build_model("rope", "tiny", seed=0), None, config, make_runtime("cpu"), sampler=s).curve
+              for s in (masked, weighted, everything)]
+    losses = [[point["loss"] for point in curve] for curve in curves]
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+    assert losses[2] != pytest.approx(losses[0], rel=1e-3)  # scoring every byte is another loss

@@ -57,11 +57,21 @@ def padded(examples: list[Example]) -> tuple[Tensor, Tensor]:
     return tokens, answer
 
 
+def loss_weights(tokens: Tensor, answer: Tensor, answer_weight: float) -> Tensor:
+    """Per-target weights (B, T), summing to 1: (every non-padding byte's share + ``answer_weight`` x every answer
+    byte's share) / (1 + ``answer_weight``)."""
+    valid, answers = (tokens != PAD).double(), answer.double()
+    weights = valid / valid.sum().clamp(min=1) + answer_weight * answers / answers.sum().clamp(min=1)
+    return (weights / (1 + answer_weight)).float()
+
+
 def sampler(task: str, max_len: int, batch_size: int, randomize: int = 0, shortest: int = 0,
-            options: dict[str, object] | None = None) -> Callable[[torch.Generator], Batch]:
-    """A batch sampler for ``training.train``: next-byte inputs, targets, positions and loss mask;
-    each example's length drawn from [max(the task's shortest, ``shortest``), ``max_len``];
-    ``options``: the task's generator options (flip-flop's probabilities)."""
+            options: dict[str, object] | None = None, answer_weight: float | None = None
+            ) -> Callable[[torch.Generator], Batch]:
+    """A batch sampler for ``training.train``: next-byte inputs, targets, positions and loss mask (the answer
+    bytes), or with ``answer_weight`` the targets' loss weights (``loss_weights``); each example's length drawn
+    from [max(the task's shortest, ``shortest``), ``max_len``]; ``options``: the task's generator options
+    (flip-flop's probabilities)."""
     shortest = min(max(TASKS[task].min_length, shortest), max_len)
     make = TASKS[task].make
 
@@ -69,6 +79,8 @@ def sampler(task: str, max_len: int, batch_size: int, randomize: int = 0, shorte
         lengths = torch.randint(shortest, max_len + 1, (batch_size,), generator=generator).tolist()
         tokens, answer = padded([make(n, generator, None, **(options or {})) for n in lengths])
         positions = randomized_positions(tokens.shape[1] - 1, randomize, generator) if randomize else None
+        if answer_weight is not None:
+            return tokens[:, :-1], tokens[:, 1:], positions, loss_weights(tokens[:, 1:], answer[:, 1:], answer_weight)
         return tokens[:, :-1], tokens[:, 1:], positions, answer[:, 1:]
 
     return sample

@@ -107,7 +107,8 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
             if not owners:
                 raise InputError(f"unknown option '{option}'")
             flag = "--" + option.replace("_", "-")
-            raise InputError(f"{flag} applies to the {' and '.join(owners)} suite, which this run does not include")
+            names = owners[0] + " suite" if len(owners) == 1 else f"{', '.join(owners[:-1])} and {owners[-1]} suites"
+            raise InputError(f"{flag} applies to the {names}, which this run does not include")
     settings = {  # --seed and --seeds: seeds.py
         suite.name: suite.settings(preset, **seed_overrides(suite, seed, overrides.get("seeds")),
                                    **{k: v for k, v in overrides.items() if k in suite.option_names() and k != "seeds"})

@@ -58,7 +58,7 @@ def test_presets_say_how_many_seeds():
     (["--seeds", "0,0"], "--seeds lists seed 0 twice"),
     (["--seeds", "a,b"], "--seeds must be a count"),
     (["--seeds", "2", "--seed", "1"], "not both"),
-    (["--seeds", "0,1", "--suite", "speed"], "--seeds applies to the extrapolation and tasks suite"),
+    (["--seeds", "0,1", "--suite", "speed"], "--seeds applies to the extrapolation, attention and tasks suites"),
 ])
 def test_bad_seeds_through_the_cli(args, message, tmp_path):
     out = tmp_path / "out"

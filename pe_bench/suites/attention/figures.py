@@ -85,7 +85,8 @@ def draw_entropy(attention: pd.DataFrame) -> Figure:
     legend_outside(axes)
     first = df.iloc[0]
     title(fig, "Attention entropy vs evaluation length (rising with the keys: dispersed attention)",
-          f"last {first['train_len']:g} queries of each window, mean over heads; trained at L = {first['train_len']:g}, "
+          f"last {first['train_len']:g} queries of each window, mean over heads; "
+          f"trained at L = {first['train_len']:g}, "
           f"preset {first['preset']}; {seeds_note(df)}{note}")
     return fig
 

@@ -110,7 +110,8 @@ def render(tables: dict[str, pd.DataFrame]) -> Table:
             table.add_row(str(name), "unsupported", *[""] * 7)
             continue
         table.add_row(str(name), _cell(per_seed(tables, name, "entropy_mean", NEAR)),
-                      _cell(per_seed(tables, name, "entropy_mean", FAR)), _cell(per_seed(tables, name, "log_keys", FAR)),
+                      _cell(per_seed(tables, name, "entropy_mean", FAR)),
+                      _cell(per_seed(tables, name, "log_keys", FAR)),
                       _cell(per_seed(tables, name, "sink_first", FAR)), _cell(sink_heads(tables, name, FAR)),
                       _cell(per_seed(tables, name, "within_L", FAR)), _cell(per_seed(tables, name, "max_weight", NEAR)),
                       _cell(per_seed(tables, name, "max_weight", FAR)))

@@ -95,7 +95,7 @@ class Totals:
         self.distance = torch.zeros(heads, bins, dtype=torch.float64)
 
     def add(self, weights: Tensor, logits: Tensor, allowed: Tensor | None, q_pos: Tensor, k_pos: Tensor) -> None:
-        """One block: ``weights`` and ``logits`` (B, H, R, S) of queries at ``q_pos`` (R,) over keys at ``k_pos`` (S,)."""
+        """One block: ``weights`` and ``logits`` (B, H, R, S) of queries at ``q_pos`` (R,), keys at ``k_pos`` (S,)."""
         p = weights.to(torch.float64)
         B, H, R, S = p.shape
         visible = torch.full((R,), S, device=p.device) if allowed is None else allowed.sum(-1)
@@ -130,7 +130,8 @@ class Totals:
         mean = {name: total / n for name, total in self.sums.items()}
         out = {"entropy_mean": mean["entropy"],
                "entropy_std": (mean["entropy_sq"] - mean["entropy"] ** 2).clamp(min=0).sqrt(),
-               "log_keys": mean["log_keys"], "sink_first": mean["sink_first"], f"sink_first{SINKS}": mean["sink_first4"],
+               "log_keys": mean["log_keys"], "sink_first": mean["sink_first"],
+               f"sink_first{SINKS}": mean["sink_first4"],
                "max_weight": mean["max_weight"], "within_L": mean["within_L"]}
         for part, (count, total, square) in self.logits.items():
             m = total / count  # NaN where no key of this kind was measured (unseen at L)

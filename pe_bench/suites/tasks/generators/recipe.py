@@ -15,6 +15,7 @@ class Recipe:
     batch_size: int
     shortest: int = 0  # training lengths drawn from [max(the task's shortest, this), L]
     embedding_std: float | None = 0.02  # the model's token-embedding init (ModelConfig.embedding_std)
-    #: None: the loss scores the answer bytes alone; A: (mean over every byte + A x mean over the answer bytes) / (1 + A),
+    #: None: the loss scores the answer bytes alone;
+    #: A: (mean over every byte + A x mean over the answer bytes) / (1 + A),
     #: so the model also learns the text around the answer (passkey: the bias encodings found the key only so)
     answer_weight: float | None = None

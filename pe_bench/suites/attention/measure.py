@@ -157,12 +157,17 @@ def _measure_model(name: str, settings: AttentionSettings, seed: int, windows: d
         yield ATTENTION, unsupported(result.note)
         return
     bins = n_bins(max(settings.lengths))
+    batches: dict[str, tuple[Schema, list]] = {schema.name: (schema, []) for schema in (ATTENTION_MAPS, ATTENTION)}
     with ctx.progress.task(f"attention {name}" + (f" seed {seed}" if len(settings.seeds) > 1 else ""),
                            total=len(settings.lengths)) as advance:
         for length in settings.lengths:
-            yield from _measure_one(model, settings, length, windows[length].to(runtime.device), bins, make_row,
-                                    runtime)
+            for schema, rows in _measure_one(model, settings, length, windows[length].to(runtime.device), bins,
+                                             make_row, runtime):
+                batches[schema.name][1].extend(rows)
             advance()
+    # one batch per table and model, the maps first: each batch the runner saves rewrites the whole table, and
+    # the ``seconds`` rows that mark the model done come last
+    yield from (batch for batch in batches.values() if batch[1])
 
 
 def _measure_one(model: Transformer, settings: AttentionSettings, length: int, windows: torch.Tensor, bins: int,

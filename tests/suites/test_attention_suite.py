@@ -2,6 +2,7 @@
 eager formula on tiny models, the suite end to end on the tiny preset, and its bad input. No timings asserted."""
 
 import math
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -11,6 +12,8 @@ from typer.testing import CliRunner
 from pe_bench.cli import app
 from pe_bench.suites.attention import report
 from pe_bench.suites.attention.measure import measure_length, probing
+from pe_bench.suites.attention.sources import Batch, _predicting
+from pe_bench.suites.attention.spec import PRESETS
 from pe_bench.suites.attention.weights import (
     MapGrid, Totals, bin_start, block_logits, distance_bin, entropy, n_bins, softmax_weights,
 )
@@ -108,7 +111,7 @@ def test_blocked_weights_equal_the_eager_formula(name):
 @pytest.mark.parametrize("name", ["rope", "alibi", "cope"])
 def test_the_measurement_in_small_blocks_equals_it_in_one(name):
     model = sharpened(tiny_model(name)).eval()
-    windows = torch.randint(0, 256, (2, 32))
+    windows = [Batch(torch.randint(0, 256, (2, 32)), torch.arange(24, 32))]  # the last L = 8 queries
     one, map_one = measure_length(model, windows, 8, n_bins(32), 1, 2, True)
     small, map_small = measure_length(model, windows, 8, n_bins(32), 1, 2, True, budget=40)  # one row a block
     for a, b in zip(one, small):
@@ -164,4 +167,47 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, args, messag
                                       "--out", str(out), *args])
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_a_tasks_models_are_measured_at_the_queries_that_predict_the_answer(tmp_path):
+    out = tmp_path / "out"
+    trained = CliRunner().invoke(app, ["compare", "--preset", "tiny", "--suite", "tasks", "--tasks", "passkey",
+                                       "--encodings", "alibi", "--out", str(out)])
+    assert trained.exit_code == 0, trained.output
+    result = CliRunner().invoke(app, ["compare", "--preset", "tiny", "--suite", "attention", "--models", "passkey",
+                                      "--encodings", "alibi", "--no-train", "--out", str(out)])
+    assert result.exit_code == 0, result.output  # the tasks suite's checkpoint is read, nothing trained
+    df = pd.read_csv(out / "attention.csv")
+    assert set(df["task"]) == {"passkey"} and set(df["train_len"]) == {104}
+    assert sorted(df["eval_len"].unique()) == [104, 208, 416]  # the tasks suite's lengths, L .. 4L at tiny
+    entropy = df[df["metric"] == "entropy_mean"]
+    assert set(entropy["queries"]) == {2 * 6}  # two examples x the six bytes of " 12345"
+    lm = CliRunner().invoke(app, ["compare", "--preset", "tiny", "--suite", "attention", "--encodings", "alibi",
+                                  "--out", str(out)])
+    assert lm.exit_code == 2 and "holds the attention of the passkey models" in lm.output, lm.output
+
+
+def test_flip_flop_examples_are_measured_one_by_one_at_their_reads():
+    source = replace(PRESETS["tiny"], models="flipflop", windows=3).source()
+    batches = source.batches(64)
+    assert len(batches) == 3 and all(b.tokens.shape == (1, 64) for b in batches)
+    for batch in batches:  # each query measured predicts an answer bit: the byte after it is 0 or 1
+        assert len(batch.queries) and set(batch.tokens[0, batch.queries + 1].tolist()) <= set(b"01")
+        assert set(batch.tokens[0, batch.queries].tolist()) == set(b"r")  # ... read after an 'r'
+
+
+def test_predicting_positions_are_those_before_the_answer():
+    assert _predicting(torch.tensor([False, False, True, True])).tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--models", "copy", "--no-train"], "run the tasks suite (copy) first"),
+    (["--models", "sonnet"], "sonnet"),
+])
+def test_bad_task_sources_are_one_line_exit_2(tmp_path, args, message):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["compare", "--preset", "tiny", "--suite", "attention", "--encodings", "rope",
+                                      "--out", str(out), *args])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, result.output
     assert not out.exists()

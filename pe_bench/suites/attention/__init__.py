@@ -1,6 +1,8 @@
-"""Attention suite: where the extrapolation suite's trained models look, at L .. 16L.
+"""Attention suite: where trained models look past their training length L.
 
-Per encoding, layer, head and evaluation length, on fresh text: the entropy of the attention
+The extrapolation suite's language models at L .. 16L on fresh text, or (``--models TASK``)
+the tasks suite's models for one task at L .. 8L on fresh examples (sources.py). Per encoding,
+layer, head and evaluation length: the entropy of the attention
 weights against log(visible keys), the weight on the first tokens (sinks), the weight by
 distance, the largest weight and the logits at unseen distances, and one head's maps
 (measure.py says how; weights.py holds the math). spec.py declares the settings (with their
@@ -37,8 +39,10 @@ class AttentionSuite(Suite):
         return (settings.model_config(),)
 
     def run_values(self, settings: AttentionSettings, runtime: Runtime) -> dict[str, Any]:
-        return {**super().run_values(settings, runtime), "preset": settings.model, "train_len": settings.train_len,
-                "steps": settings.steps, "seed": settings.seeds, "corpus_checksum": settings.training().corpus_checksum}
+        source = settings.source()
+        return {**super().run_values(settings, runtime), "preset": settings.model, "task": source.task,
+                "train_len": source.train_len, "steps": source.steps, "seed": settings.seeds,
+                "corpus_checksum": source.checksum}
 
 
 SUITE = AttentionSuite()

@@ -48,6 +48,19 @@ def _grid(n: int, width: float = 3.4, height: float = 2.8) -> tuple[Figure, list
     return fig, list(axes[:n])
 
 
+def _task(row: pd.Series) -> str:
+    """The task whose models a row measured; '' for the language models (read back from a CSV as NaN)."""
+    task = row.get("task", "")
+    return task if isinstance(task, str) else ""
+
+
+def _queries(row: pd.Series) -> str:
+    """What the measured queries were, for a subtitle: the last L of each window, or a task's answer queries."""
+    if task := _task(row):
+        return f"{task} models, the queries that predict the answer"
+    return f"last {row['train_len']:g} queries of each window"
+
+
 def _over_heads(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """The mean over heads (and layers, unless ``by`` names them) per seed, then over seeds: ``value``, ``ci95``."""
     per_seed = df.groupby([*by, "seed"], sort=False)["value"].mean().reset_index()
@@ -85,7 +98,7 @@ def draw_entropy(attention: pd.DataFrame) -> Figure:
     legend_outside(axes)
     first = df.iloc[0]
     title(fig, "Attention entropy vs evaluation length (rising with the keys: dispersed attention)",
-          f"last {first['train_len']:g} queries of each window, mean over heads; "
+          f"{_queries(first)}, mean over heads; "
           f"trained at L = {first['train_len']:g}, "
           f"preset {first['preset']}; {seeds_note(df)}{note}")
     return fig
@@ -110,7 +123,7 @@ def _per_encoding_lines(attention: pd.DataFrame, panels: tuple[tuple[str, str, s
         ax.grid(True, alpha=0.3)
     legend_outside(axes)
     first = df.iloc[0]
-    title(fig, what, f"last {first['train_len']:g} queries of each window, mean over layers and heads; preset "
+    title(fig, what, f"{_queries(first)}, mean over layers and heads; preset "
                      f"{first['preset']}; {seeds_note(df)}{note}")
     return fig
 
@@ -152,8 +165,7 @@ def draw_by_distance(attention: pd.DataFrame) -> Figure:
     fig.colorbar(image, ax=axes, shrink=0.6, label="share of the attention weight")
     first = df.iloc[0]
     title(fig, "Attention by distance: where the weight goes as the context grows",
-          f"last {first['train_len']:g} queries of each window, mean over layers and heads; preset "
-          f"{first['preset']}; {seeds_note(df)}{note}")
+          f"{_queries(first)}, mean over layers and heads; preset {first['preset']}; {seeds_note(df)}{note}")
     return fig
 
 
@@ -188,7 +200,8 @@ def draw_maps(maps: pd.DataFrame) -> Figure:
         fig.colorbar(image, ax=axes, shrink=min(0.6, 3 / len(axes)), label="mean weight in the cell (log)")
     first = df.iloc[0]
     title(fig, f"Attention maps, layer {first['layer']:g} head {first['head']:g} (rows: queries, columns: keys)",
-          f"first window, pooled onto {first['grid']:g}x{first['grid']:g} cells; preset {first['preset']}, "
+          f"the first {'example' if _task(first) else 'window'}, pooled onto {first['grid']:g}x{first['grid']:g} "
+          f"cells; preset {first['preset']}, "
           f"seed {first['seed']}{note}")
     return fig
 

@@ -2,7 +2,9 @@
 
 For every encoding and seed, the extrapolation suite's model (its checkpoint, or trained with
 that suite's recipe) reads ``windows`` non-overlapping windows of E tokens of the validation
-split, the same windows for every model, at every evaluation length E (L .. 16L). A probe on
+split, the same windows for every model, at every evaluation length E (L .. 16L); or, with
+``--models TASK``, the tasks suite's model reads fresh examples of that task (sources.py), and
+the queries measured are those that predict an answer byte. A probe on
 each attention layer (``Attention.probe``) receives that layer's queries, keys and positional
 inputs as the backend does and writes the weights out with the eager formula, a block of
 queries at a time (weights.py); the **last L queries of each window** are measured, so at
@@ -26,18 +28,18 @@ from dataclasses import replace
 import torch
 
 from pe_bench.backends.inputs import AttentionInputs
-from pe_bench.data import Corpus, load_corpus
 from pe_bench.errors import Unsupported
 from pe_bench.model import Transformer, too_shallow
 from pe_bench.results.schema import Schema
 from pe_bench.runtime import Runtime
 from pe_bench.suite import RunContext
+from pe_bench.suites.attention.sources import Batch, LanguageModels, TaskModels
 from pe_bench.suites.attention.spec import ATTENTION, ATTENTION_MAPS, MAP_GRID, AttentionSettings
 from pe_bench.suites.attention.weights import (
     BLOCK_SCORES, METRICS, MapGrid, Totals, bin_start, block_logits, blocks, n_bins, softmax_weights,
 )
-from pe_bench.suites.extrapolation.measure import trained_model
 
+Source = LanguageModels | TaskModels
 Probe = Callable[[torch.Tensor, torch.Tensor, AttentionInputs], None]
 
 
@@ -53,34 +55,38 @@ def probing(model: Transformer, probes: list[Probe]) -> Iterator[None]:
             block.attention.probe = None
 
 
-def measure_length(model: Transformer, windows: torch.Tensor, train_len: int, bins: int, map_layer: int,
+def measure_length(model: Transformer, batches: list[Batch], train_len: int, bins: int, map_layer: int,
                    map_head: int, with_map: bool, budget: int = BLOCK_SCORES) -> tuple[list[Totals], MapGrid | None]:
-    """One forward over ``windows`` (W, E): each layer's ``Totals`` over the last ``train_len`` queries of
-    every window, and, ``with_map``, the pooled map of (``map_layer``, ``map_head``) in the first window;
+    """One forward per batch (``Batch.tokens`` (B, E)): each layer's ``Totals`` over the batch's measured queries
+    (``Batch.queries``), and, ``with_map``, the pooled map of (``map_layer``, ``map_head``) in the first sequence;
     the weights are written out ``budget`` scores at a time."""
-    W, E = windows.shape
+    E = batches[0].tokens.shape[1]
     config = model.config
     totals = [Totals(config.n_heads, bins, train_len) for _ in model.blocks]
     grid = MapGrid(E, MAP_GRID) if with_map else None
-    measured = torch.arange(max(0, E - train_len), E, device=windows.device)
 
-    def probe_for(layer: int) -> Probe:
+    def probe_for(layer: int, measured: torch.Tensor, draw: bool) -> Probe:
         def probe(q: torch.Tensor, k: torch.Tensor, inputs: AttentionInputs) -> None:
             S = inputs.kv_len
             k_pos = inputs.k_pos[:S]
             for rows in blocks(measured, q.shape[0], q.shape[1], S, budget):
                 logits, allowed = block_logits(q, k, inputs, rows)
                 totals[layer].add(softmax_weights(logits, allowed), logits, allowed, inputs.q_pos[rows], k_pos)
-            if grid is not None and layer == map_layer:
+            if draw and layer == map_layer:
                 one = q[:1, map_head: map_head + 1]
-                for rows in blocks(torch.arange(E, device=windows.device), 1, 1, S, budget):
+                for rows in blocks(torch.arange(E, device=q.device), 1, 1, S, budget):
                     logits, allowed = block_logits(one, k[:1, map_head: map_head + 1], _one_head(inputs, map_head),
                                                    rows)
                     grid.add(softmax_weights(logits, allowed)[0, 0], rows)
         return probe
 
-    with torch.no_grad(), probing(model, [probe_for(i) for i in range(len(model.blocks))]):
-        model(windows)
+    device = model.token_embedding.weight.device
+    with torch.no_grad():
+        for i, batch in enumerate(batches):
+            measured = batch.queries.to(device)
+            probes = [probe_for(layer, measured, grid is not None and i == 0) for layer in range(len(model.blocks))]
+            with probing(model, probes):
+                model(batch.tokens.to(device))
     return totals, grid
 
 
@@ -120,48 +126,52 @@ def _map_rows(grid: MapGrid, layer: int, head: int, make_row: Callable[..., dict
             for i in range(grid.size) for j in range(grid.size)]
 
 
-def _done_keys(name: str, settings: AttentionSettings) -> list[dict]:
+def _done_keys(name: str, lengths: tuple[int, ...]) -> list[dict]:
     """The rows that mark an (encoding, seed) as measured: its ``seconds`` row at every length, written last."""
     return [{"encoding": name, "variant": name, "layer": -1, "head": -1, "eval_len": n, "metric": "seconds",
-             "distance": -1} for n in settings.lengths]
+             "distance": -1} for n in lengths]
 
 
 def measure(encodings: tuple[str, ...], settings: AttentionSettings, ctx: RunContext
             ) -> Iterator[tuple[Schema, list]]:
     """Every encoding at every seed: load (or train) its model, measure every length; yield rows as each finishes."""
-    corpus = load_corpus(settings.corpus)
-    windows = {n: corpus.val[: settings.windows * n].long().view(settings.windows, n) for n in settings.lengths}
+    source = settings.source()
+    inputs = {n: source.batches(n) for n in source.lengths}  # the same for every model
     for seed in settings.seeds:
         for name in encodings:
-            if not ctx.done(ATTENTION, [key | {"seed": seed} for key in _done_keys(name, settings)]):
-                yield from _measure_model(name, settings, seed, windows, corpus, ctx)
+            done = [key | {"seed": seed, "task": source.task} for key in _done_keys(name, source.lengths)]
+            if not ctx.done(ATTENTION, done):
+                yield from _measure_model(name, settings, source, seed, inputs, ctx)
 
 
-def _measure_model(name: str, settings: AttentionSettings, seed: int, windows: dict[int, torch.Tensor],
-                   corpus: Corpus, ctx: RunContext) -> Iterator[tuple[Schema, list]]:
+def _measure_model(name: str, settings: AttentionSettings, source: Source, seed: int,
+                   inputs: dict[int, list[Batch]], ctx: RunContext) -> Iterator[tuple[Schema, list]]:
     runtime = ctx.runtime
+    checksum = source.checksum
 
     def make_row(schema: Schema, **fields: object) -> dict:
-        return schema.row(encoding=name, variant=name, train_len=settings.train_len, steps=settings.steps, seed=seed,
-                          preset=settings.model, corpus_checksum=corpus.checksum, **runtime.record(), **fields)
+        return schema.row(encoding=name, variant=name, task=source.task, train_len=source.train_len,
+                          steps=source.steps, seed=seed, preset=settings.model, corpus_checksum=checksum,
+                          **runtime.record(), **fields)
 
     def unsupported(note: str) -> list[dict]:
         return [make_row(ATTENTION, layer=-1, head=-1, eval_len=n, metric="seconds", supported=False, note=note)
-                for n in settings.lengths]
+                for n in source.lengths]
 
-    if note := too_shallow(name, settings.model_config()):
+    if note := too_shallow(name, source.model_config()):
         yield ATTENTION, unsupported(note)
         return
-    model, result = trained_model(name, settings.training(), seed, corpus, ctx)
+    model, result = source.load(name, seed, ctx)
     if result.diverged:
         yield ATTENTION, unsupported(result.note)
         return
-    bins = n_bins(max(settings.lengths))
+    model.eval()
+    bins = n_bins(max(source.lengths))
     batches: dict[str, tuple[Schema, list]] = {schema.name: (schema, []) for schema in (ATTENTION_MAPS, ATTENTION)}
     with ctx.progress.task(f"attention {name}" + (f" seed {seed}" if len(settings.seeds) > 1 else ""),
-                           total=len(settings.lengths)) as advance:
-        for length in settings.lengths:
-            for schema, rows in _measure_one(model, settings, length, windows[length].to(runtime.device), bins,
+                           total=len(source.lengths)) as advance:
+        for length in source.lengths:
+            for schema, rows in _measure_one(model, settings, source.train_len, length, inputs[length], bins,
                                              make_row, runtime):
                 batches[schema.name][1].extend(rows)
             advance()
@@ -170,14 +180,13 @@ def _measure_model(name: str, settings: AttentionSettings, seed: int, windows: d
     yield from (batch for batch in batches.values() if batch[1])
 
 
-def _measure_one(model: Transformer, settings: AttentionSettings, length: int, windows: torch.Tensor, bins: int,
-                 make_row: Callable[..., dict], runtime: Runtime) -> Iterator[tuple[Schema, list]]:
+def _measure_one(model: Transformer, settings: AttentionSettings, train_len: int, length: int, inputs: list[Batch],
+                 bins: int, make_row: Callable[..., dict], runtime: Runtime) -> Iterator[tuple[Schema, list]]:
     """One length's rows: the map (where asked) first, the ``seconds`` row that marks it done last."""
     with_map = length in settings.map_lengths
     start = time.perf_counter()
     try:
-        totals, grid = measure_length(model, windows, settings.train_len, bins, settings.layer, settings.map_head,
-                                      with_map)
+        totals, grid = measure_length(model, inputs, train_len, bins, settings.layer, settings.map_head, with_map)
     except Unsupported as e:
         yield ATTENTION, [make_row(ATTENTION, layer=-1, head=-1, eval_len=length, metric="seconds", supported=False,
                                    note=str(e))]
@@ -187,6 +196,7 @@ def _measure_one(model: Transformer, settings: AttentionSettings, length: int, w
         yield ATTENTION_MAPS, _map_rows(grid, settings.layer, settings.map_head,
                                         lambda **f: make_row(ATTENTION_MAPS, eval_len=length, **f))
     rows = _rows(totals, lambda **f: make_row(ATTENTION, eval_len=length, **f))
+    sequences = sum(batch.tokens.shape[0] for batch in inputs)
     rows.append(make_row(ATTENTION, layer=-1, head=-1, eval_len=length, metric="seconds", value=seconds,
-                         queries=totals[0].queries, note=f"{windows.shape[0]} windows, {runtime.threads} threads"))
+                         queries=totals[0].queries, note=f"{sequences} sequences, {runtime.threads} threads"))
     yield ATTENTION, [{**r, "value": r["value"] if math.isfinite(r["value"]) else math.nan} for r in rows]

@@ -82,7 +82,8 @@ SUMMARY = SummaryPart(
         ("sink 8L", lambda r: plus_minus(r["attn_sink_8L"], r["attn_sink_8L_ci95"])),
         ("< L at 8L", lambda r: plus_minus(r["attn_within_L_8L"], r["attn_within_L_8L_ci95"])),
     ),
-    legend="Attention of the extrapolation suite's models on fresh text, the last L queries of each window, the mean "
+    legend="Attention of the trained models (the extrapolation suite's on fresh text, its last L queries per window; "
+           "with --models TASK the tasks suite's on fresh examples, the queries that predict an answer byte), the mean "
            "over layers and heads: *entropy +8L* is the mean entropy of a query's weights at 8L minus at L (nats; "
            "log 8 = 2.08 if attention spread evenly over all visible keys); *sink 8L* the mean weight on the first "
            "token at 8L; *< L at 8L* the share of the weight on keys nearer than L at 8L.",
@@ -100,7 +101,9 @@ def render(tables: dict[str, pd.DataFrame]) -> Table:
     df = tables.get("attention", pd.DataFrame())
     seeds = sorted(df["seed"].unique()) if len(df) else []
     note = ONE_SEED if len(seeds) <= 1 else f"mean ± 95 % interval over {len(seeds)} seeds"
-    table = Table(title=f"attention of the last L queries, mean over layers and heads (log keys: entropy of even "
+    tasks = sorted({str(t) for t in df["task"].fillna("") if t}) if "task" in df else []
+    measured = f"the {', '.join(tasks)} models' answer queries" if tasks else "the last L queries"
+    table = Table(title=f"attention of {measured}, mean over layers and heads (log keys: entropy of even "
                         f"weights); {note}")
     for column in ("encoding", "entropy L", "entropy 8L", "log keys 8L", "sink 8L",
                    f"sink heads 8L (> {SINK_THRESHOLD})", "< L at 8L", "max weight L", "max weight 8L"):

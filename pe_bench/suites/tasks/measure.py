@@ -42,7 +42,7 @@ def variant_name(name: str, randomized: bool) -> str:
     return name + RAND if randomized else name
 
 
-def _trained_model(name: str, task: str, randomized: bool, seed: int, settings: TasksSettings, ctx: RunContext
+def trained_model(name: str, task: str, randomized: bool, seed: int, settings: TasksSettings, ctx: RunContext
                    ) -> tuple[Transformer, TrainResult]:
     """Load the checkpoint for this (encoding, variant, task, seed) from ``ctx.out / "checkpoints"``, or
     train (each step to ``ctx.board``) and save one."""
@@ -112,7 +112,7 @@ def evaluate_one(name: str, task: str, randomized: bool, seed: int, settings: Ta
                                 train_len=recipe.train_len, eval_len=n, depth=d, steps=recipe.steps, lr=recipe.lr,
                                 n_examples=settings.n_examples, preset=settings.model, params=0, supported=False, note=note,
                                 **runtime.record()) for n, d in _evaluations(task, settings)]
-    model, result = _trained_model(name, task, randomized, seed, settings, ctx)
+    model, result = trained_model(name, task, randomized, seed, settings, ctx)
     common = dict(encoding=name, variant=variant_name(name, randomized),
                   randomized=settings.randomize_positions if randomized else 0, task=task,
                   train_len=recipe.train_len, n_examples=settings.n_examples, seed=seed,

@@ -202,6 +202,14 @@ def start(device: torch.device, distribute: str = "ddp", environ: Mapping[str, s
 
 
 def stop(world: World) -> None:
-    """Leave the process group, if this process joined one."""
+    """Leave the process group, if this process joined one, together with every other rank.
+
+    The ranks meet on the store before and after tearing the group down: a rank that destroyed
+    its group while another was still finishing the last gather, or whose store host (rank 0)
+    had already gone, could abort at exit ("terminate called without an active exception",
+    seen once in CI on a sweep's rank 1, which finishes its jobs first).
+    """
     if world.active and dist.is_initialized():
+        world.sync()
         dist.destroy_process_group()
+        world.sync()

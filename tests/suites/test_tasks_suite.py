@@ -30,14 +30,17 @@ def rows(tmp_path_factory) -> pd.DataFrame:
 
 def test_every_encoding_variant_task_length_and_depth_has_a_row(rows):
     settings = SUITE.settings("tiny")
-    assert set(rows["variant"]) == {"learned", "learned+rand", "alibi", "alibi+rand"}
+    assert set(rows["variant"]) == {"learned", "learned+rand", "learned+rand@rand", "alibi", "alibi+rand",
+                                    "alibi+rand@rand"}
     for task in TASKS:
         mine = rows[(rows["task"] == task) & (rows["variant"] == "alibi")]
         depths = len(TASKS[task].depths or {"": 0})
         assert sorted(mine["eval_len"]) == sorted(n for n in settings.lengths(task) for _ in range(depths))
     assert set(rows.loc[rows["task"] == "passkey", "depth"]) == {"start", "middle", "end"}
     assert list(rows.columns) == list(TASKS_TABLE.column_names)
-    assert set(rows.loc[rows["variant"].str.endswith("+rand"), "randomized"]) == {2}
+    assert set(rows.loc[rows["variant"].str.contains("+rand", regex=False), "randomized"]) == {2}
+    asked_twice = rows[rows["variant"].str.startswith("alibi+rand")].groupby("variant")["eval_len"].apply(sorted)
+    assert asked_twice["alibi+rand"] == asked_twice["alibi+rand@rand"]  # the same model, both layouts
 
 
 def test_learned_past_its_table_is_unsupported_but_its_rand_variant_reaches_the_span(rows):
@@ -49,6 +52,10 @@ def test_learned_past_its_table_is_unsupported_but_its_rand_variant_reaches_the_
     assert rand.loc[rand["eval_len"] <= 2 * rand["train_len"], "supported"].all()
     assert not rand.loc[rand["eval_len"] > 2 * rand["train_len"], "supported"].empty
     assert not rand.loc[rand["eval_len"] > 2 * rand["train_len"], "supported"].any()
+    at_random = rows[rows["variant"] == "learned+rand@rand"]  # positions drawn from the span: none past 2L
+    assert at_random.loc[at_random["eval_len"] <= 2 * at_random["train_len"], "supported"].all()
+    beyond = at_random[at_random["eval_len"] > 2 * at_random["train_len"]]
+    assert len(beyond) and beyond["note"].str.contains("cannot be drawn from the training span").all()
 
 
 def test_a_model_below_the_threshold_at_L_is_marked_not_learned(rows):
@@ -89,7 +96,7 @@ def test_seeds_give_a_mean_and_interval_and_a_seed_that_did_not_learn_is_left_ou
 def test_one_function_trains_and_evaluates_one_encoding_variant_task_and_seed(tmp_path):
     settings = replace(SUITE.settings("tiny"), seeds=(3,), factors=(1,), randomize_positions=2)
     found = evaluate_one("rope", "copy", True, 3, settings, RunContext(RUNTIME, tmp_path))
-    assert {r["seed"] for r in found} == {3} and {r["variant"] for r in found} == {"rope+rand"}
+    assert {r["seed"] for r in found} == {3} and {r["variant"] for r in found} == {"rope+rand", "rope+rand@rand"}
     assert len(list((tmp_path / "checkpoints").glob("rope-*.pt"))) == 1
 
 

@@ -2,7 +2,7 @@
 flip-flop's error rate per mix.
 
 A randomized-positions variant (``<encoding>+rand``) is drawn in its encoding's colour with a
-dashed line. A model that did not learn its task at L is drawn with a dotted line and hollow
+dashed line, and the same model asked at randomized positions (``+rand@rand``) dash-dotted. A model that did not learn its task at L is drawn with a dotted line and hollow
 markers: its longer lengths say nothing about length generalization. The legend has one entry
 per encoding and variant, in its learned style whatever the panel, and one entry for the
 not-learned style; a variant learned on one task and not on another is never listed twice.
@@ -22,7 +22,7 @@ from pe_bench.figures.common import (
 )
 from pe_bench.results.tables import is_true
 from pe_bench.suites.tasks.report import headline_rows
-from pe_bench.suites.tasks.spec import RAND
+from pe_bench.suites.tasks.spec import AT_RAND, RAND
 from pe_bench.suites.tasks.generators import TASKS
 
 SETTING = ("preset", "device", "dtype")  # every seed of that setting: lines are means over seeds
@@ -46,7 +46,8 @@ def _seeds(df: pd.DataFrame) -> str:
 def _style(variant: str, encoding: str, learned: bool) -> dict[str, object]:
     """The line of ``variant``; a not-learned one is left out of the legend (its ``_`` label), which
     lists each variant once, in its learned style, and the not-learned style once (NOT_LEARNED)."""
-    return {"color": colour(encoding), "linestyle": ":" if not learned else "--" if variant.endswith(RAND) else "-",
+    dashes = "-." if variant.endswith(AT_RAND) else "--" if variant.endswith(RAND) else "-"
+    return {"color": colour(encoding), "linestyle": ":" if not learned else dashes,
             "marker": "o", "markersize": 4, "markerfacecolor": colour(encoding) if learned else "white",
             "label": variant if learned else f"_{variant} (not learned)"}
 
@@ -79,7 +80,8 @@ def draw_accuracy_vs_length(tasks: pd.DataFrame) -> Figure:
     if any_not_learned:
         _not_learned_entry(axes[-1])
     legend_outside(axes)
-    title(fig, "Task accuracy vs evaluation length (dashed: randomized positions; dotted, hollow: not learned at L)",
+    title(fig, "Task accuracy vs evaluation length (dashed: trained on randomized positions, dash-dot: and asked at them; "
+          "dotted, hollow: not learned at L)",
           f"preset {df['preset'].iloc[0]}, {_seeds(df)}{note}")
     return fig
 

@@ -6,7 +6,10 @@ with positions 0..T-1, or, for the ``<encoding>+rand`` variant, positions drawn 
 a span F x L (Ruoss et al. 2023). Trained models are checkpointed under ``<out>/checkpoints/``
 by a hash of everything that determines them. Then the model answers ``n_examples`` fresh
 examples (another seed than training's) per evaluation length, and for passkey per depth,
-greedily through the KV cache (generators/generate.py), with positions 0..T-1.
+greedily through the KV cache (generators/generate.py), with positions 0..T-1. A randomized
+model is asked twice: at 0..T-1 (rows ``<encoding>+rand``) and at positions drawn as in its
+training, T sorted draws from [0, F x L), one draw per evaluation (rows ``<encoding>+rand@rand``):
+0..T-1 has gaps of 1, which its training almost never showed it (issue 21, docs/tasks.md).
 
 A model whose accuracy at L is below ``LEARNED`` has not learned the task: all its rows say so
 (``learned`` false), and reports never read its longer lengths as a generalization failure.
@@ -26,9 +29,9 @@ from pe_bench.errors import Unsupported
 from pe_bench.model import Transformer, build_model, too_shallow
 from pe_bench.results.schema import Schema
 from pe_bench.suite import RunContext
-from pe_bench.suites.tasks.spec import LEARNED, RAND, TASKS_TABLE, TasksSettings, identity
+from pe_bench.suites.tasks.spec import AT_RAND, LEARNED, RAND, TASKS_TABLE, TasksSettings, identity
 from pe_bench.suites.tasks.generators import TASKS
-from pe_bench.suites.tasks.generators.batches import sampler, stack
+from pe_bench.suites.tasks.generators.batches import randomized_positions, sampler, stack
 from pe_bench.suites.tasks.generators.generate import greedy_answers
 from pe_bench.suites.tasks.generators.scoring import exact_match, token_accuracy
 from pe_bench.suites.tasks.report import board_run
@@ -38,8 +41,14 @@ from pe_bench.training import TrainResult, train
 EVAL_SEED_OFFSET = 1_000_003
 
 
-def variant_name(name: str, randomized: bool) -> str:
-    return name + RAND if randomized else name
+def variant_name(name: str, randomized: bool, asked_at_random: bool = False) -> str:
+    """``name``, ``name+rand`` (trained on randomized positions) or ``name+rand@rand`` (and asked at them)."""
+    return name + (RAND + (AT_RAND if asked_at_random else "") if randomized else "")
+
+
+def _layouts(randomized: bool) -> tuple[bool, ...]:
+    """How a model is asked: at 0..T-1 (False), and a randomized one also at random positions (True)."""
+    return (False, True) if randomized else (False,)
 
 
 def trained_model(name: str, task: str, randomized: bool, seed: int, settings: TasksSettings, ctx: RunContext
@@ -72,14 +81,20 @@ def _evaluations(task: str, settings: TasksSettings) -> list[tuple[int, str]]:
     return [(length, depth) for length in settings.lengths(task) for depth in depths]
 
 
-def _accuracy(model: Transformer, task: str, length: int, depth: str, seed: int, settings: TasksSettings
-              ) -> tuple[float, float]:
-    """(headline accuracy, per-token accuracy) on ``n_examples`` fresh examples."""
+def _accuracy(model: Transformer, task: str, length: int, depth: str, seed: int, settings: TasksSettings,
+              span: int = 0) -> tuple[float, float]:
+    """(headline accuracy, per-token accuracy) on ``n_examples`` fresh examples, at positions 0..T-1,
+    or with ``span`` at T sorted positions drawn from [0, span) (drawn after the examples, from the same stream)."""
     generator = torch.Generator().manual_seed(seed + EVAL_SEED_OFFSET + length)
     spec = TASKS[task]
     tokens, answer = stack(task, length, settings.n_examples, generator, spec.depths[depth] if depth else None,
                            **settings.task_options(task))
-    predicted = greedy_answers(model, tokens, answer).cpu()
+    if span and length > span:
+        raise Unsupported(f"{length} positions cannot be drawn from the training span [0, {span}); "
+                          f"--randomize-positions {span // settings.recipe(task).train_len} reaches "
+                          f"{span // settings.recipe(task).train_len}L")
+    positions = randomized_positions(length, span, generator) if span else None
+    predicted = greedy_answers(model, tokens, answer, positions).cpu()
     per_token = token_accuracy(predicted, tokens, answer)
     return (exact_match(predicted, tokens, answer) if spec.exact else per_token), per_token
 
@@ -95,49 +110,54 @@ def learned_at_l(rows: list[dict], task: str, train_len: int) -> bool:
 def _keys(name: str, randomized: bool, task: str, seed: int, settings: TasksSettings) -> list[dict]:
     """The keys of one model's rows within a run, for ``--resume``."""
     recipe = settings.recipe(task)
-    return [{"encoding": name, "variant": variant_name(name, randomized), "task": task,
+    return [{"encoding": name, "variant": variant_name(name, randomized, at_random), "task": task,
              "train_len": recipe.train_len, "eval_len": length, "depth": depth, "steps": recipe.steps, "seed": seed}
-            for length, depth in _evaluations(task, settings)]
+            for at_random in _layouts(randomized) for length, depth in _evaluations(task, settings)]
 
 
 def evaluate_one(name: str, task: str, randomized: bool, seed: int, settings: TasksSettings, ctx: RunContext
                  ) -> list[dict]:
     """Train (or load) one model for (encoding, variant, task, seed) where ``ctx`` says; its rows, one
-    per evaluation length and depth, each marked learned or not by the accuracy at L."""
+    per evaluation length and depth (a randomized model's twice: ``_layouts``), each marked learned or
+    not by the accuracy at L of its own layout."""
     runtime, progress = ctx.runtime, ctx.progress
     recipe = settings.recipe(task)
     if note := too_shallow(name, settings.model_config(task, randomized)):  # a schedule deeper than the model
-        return [TASKS_TABLE.row(encoding=name, variant=variant_name(name, randomized), task=task, seed=seed,
+        return [TASKS_TABLE.row(encoding=name, variant=variant_name(name, randomized, r), task=task, seed=seed,
                                 randomized=settings.randomize_positions if randomized else 0,
                                 train_len=recipe.train_len, eval_len=n, depth=d, steps=recipe.steps, lr=recipe.lr,
                                 n_examples=settings.n_examples, preset=settings.model, params=0, supported=False, note=note,
-                                **runtime.record()) for n, d in _evaluations(task, settings)]
+                                **runtime.record()) for r in _layouts(randomized) for n, d in _evaluations(task, settings)]
     model, result = trained_model(name, task, randomized, seed, settings, ctx)
-    common = dict(encoding=name, variant=variant_name(name, randomized),
-                  randomized=settings.randomize_positions if randomized else 0, task=task,
+    common = dict(encoding=name, randomized=settings.randomize_positions if randomized else 0, task=task,
                   train_len=recipe.train_len, n_examples=settings.n_examples, seed=seed,
                   steps=recipe.steps, lr=recipe.lr, params=sum(p.numel() for p in model.parameters()),
                   final_loss=result.curve[-1]["loss"] if result.curve else math.nan, preset=settings.model,
                   **runtime.record())
     evaluations = _evaluations(task, settings)
     if result.diverged:
-        return [TASKS_TABLE.row(**common, eval_len=n, depth=d, supported=False, note=result.note)
-                for n, d in evaluations]
+        return [TASKS_TABLE.row(**common, variant=variant_name(name, randomized, r), eval_len=n, depth=d,
+                                supported=False, note=result.note) for r in _layouts(randomized) for n, d in evaluations]
     rows = []
-    with progress.task(f"evaluate {common['variant']} on {task}", total=len(evaluations)) as advance:
-        for length, depth in evaluations:
-            try:
-                accuracy, per_token = _accuracy(model, task, length, depth, seed, settings)
-                rows.append(TASKS_TABLE.row(**common, eval_len=length, depth=depth, accuracy=accuracy,
-                                            token_accuracy=per_token))
-            except Unsupported as e:
-                rows.append(TASKS_TABLE.row(**common, eval_len=length, depth=depth, supported=False, note=str(e)))
-            advance()
-    learned = learned_at_l(rows, task, recipe.train_len)
-    for row in rows:
-        row["learned"] = learned
-        if not learned and not row["note"]:
-            row["note"] = f"not learned: accuracy at L below {LEARNED}"
+    for at_random in _layouts(randomized):
+        variant, span = variant_name(name, randomized, at_random), settings.span(task, True) if at_random else 0
+        asked = []
+        with progress.task(f"evaluate {variant} on {task}", total=len(evaluations)) as advance:
+            for length, depth in evaluations:
+                try:
+                    accuracy, per_token = _accuracy(model, task, length, depth, seed, settings, span)
+                    asked.append(TASKS_TABLE.row(**common, variant=variant, eval_len=length, depth=depth,
+                                                 accuracy=accuracy, token_accuracy=per_token))
+                except Unsupported as e:
+                    asked.append(TASKS_TABLE.row(**common, variant=variant, eval_len=length, depth=depth,
+                                                 supported=False, note=str(e)))
+                advance()
+        learned = learned_at_l(asked, task, recipe.train_len)
+        for row in asked:
+            row["learned"] = learned
+            if not learned and not row["note"]:
+                row["note"] = f"not learned: accuracy at L below {LEARNED}"
+        rows += asked
     return rows
 
 

@@ -20,6 +20,8 @@ FACTORS = (1, 2, 4, 8)
 #: accuracy at the training length below which a task counts as not learned
 LEARNED = 0.9
 RAND = "+rand"  # a randomized-positions variant is named "<encoding>+rand"
+#: the same model asked at positions drawn as in its training, not 0..T-1: "<encoding>+rand@rand"
+AT_RAND = "@rand"
 
 
 @dataclass(frozen=True)

@@ -80,8 +80,7 @@ def draw_accuracy_vs_length(tasks: pd.DataFrame) -> Figure:
     if any_not_learned:
         _not_learned_entry(axes[-1])
     legend_outside(axes)
-    title(fig, "Task accuracy vs evaluation length (dashed: trained on randomized positions, dash-dot: and asked at them; "
-          "dotted, hollow: not learned at L)",
+    title(fig, "Task accuracy vs evaluation length\n+rand dashed, +rand@rand dash-dot, not learned at L dotted",
           f"preset {df['preset'].iloc[0]}, {_seeds(df)}{note}")
     return fig
 

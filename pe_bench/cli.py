@@ -184,8 +184,9 @@ def _run_and_report(encodings: tuple[str, ...], out: Path, **given: Any) -> None
         _fail(str(e), 2, every_rank=True)
     if done is None:  # another rank than 0: rank 0 reports
         return
-    for table in done.suite_tables:
-        console.print(terminal.fit(table))
+    if console.is_terminal:  # a log or a pipe printed each suite's table as the suite ended (progress.LogProgress)
+        for table in done.suite_tables:
+            console.print(terminal.fit(table))
     console.print(terminal.fit(summary_table(done.summary, done.parts)))
     if len(done.differences):
         console.print(terminal.fit(differences_table(done.differences)))

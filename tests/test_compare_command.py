@@ -137,3 +137,10 @@ def test_figures_of_a_run_show_its_own_rows_in_a_folder_shared_with_another_pres
     assert set(drawn_from["speed"]["preset"]) == {"tiny"}
     assert (tmp_path / "plots" / "speed_ratio.png").stat().st_size > 0
     assert len(pd.read_csv(tmp_path / "speed.csv")) == len(saved) + len(other)  # the other rows are kept
+
+
+def test_a_log_shows_each_suite_table_once(tmp_path):
+    """Not a terminal: each suite's table is printed as the suite ends, and not again with the summary."""
+    result = invoke("compare", "--encodings", "rope", *SPEED_ONLY, "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert result.output.count("speed at T = 24") == 1 and result.output.count("summary: one row per encoding") == 1

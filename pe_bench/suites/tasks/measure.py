@@ -9,7 +9,7 @@ examples (another seed than training's) per evaluation length, and for passkey p
 greedily through the KV cache (generators/generate.py), with positions 0..T-1. A randomized
 model is asked twice: at 0..T-1 (rows ``<encoding>+rand``) and at positions drawn as in its
 training, T sorted draws from [0, F x L), one draw per evaluation (rows ``<encoding>+rand@rand``):
-0..T-1 has gaps of 1, which its training almost never showed it (issue 21, docs/tasks.md).
+0..T-1, every gap 1, is a layout its training never showed it (issue 21, docs/tasks.md).
 
 A model whose accuracy at L is below ``LEARNED`` has not learned the task: all its rows say so
 (``learned`` false), and reports never read its longer lengths as a generalization failure.

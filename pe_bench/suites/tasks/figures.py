@@ -2,8 +2,9 @@
 flip-flop's error rate per mix.
 
 A randomized-positions variant (``<encoding>+rand``) is drawn in its encoding's colour with a
-dashed line, and the same model asked at randomized positions (``+rand@rand``) dash-dotted. A model that did not learn its task at L is drawn with a dotted line and hollow
-markers: its longer lengths say nothing about length generalization. The legend has one entry
+dashed line, and the same model asked at randomized positions (``+rand@rand``) dash-dotted. A
+model that did not learn its task at L is drawn with a dotted line and hollow markers: its longer
+lengths say nothing about length generalization. The legend has one entry
 per encoding and variant, in its learned style whatever the panel, and one entry for the
 not-learned style; a variant learned on one task and not on another is never listed twice.
 """

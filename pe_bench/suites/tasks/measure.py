@@ -43,7 +43,9 @@ EVAL_SEED_OFFSET = 1_000_003
 
 def variant_name(name: str, randomized: bool, asked_at_random: bool = False) -> str:
     """``name``, ``name+rand`` (trained on randomized positions) or ``name+rand@rand`` (and asked at them)."""
-    return name + (RAND + (AT_RAND if asked_at_random else "") if randomized else "")
+    if not randomized:
+        return name
+    return name + RAND + (AT_RAND if asked_at_random else "")
 
 
 def _layouts(randomized: bool) -> tuple[bool, ...]:
@@ -90,9 +92,9 @@ def _accuracy(model: Transformer, task: str, length: int, depth: str, seed: int,
     tokens, answer = stack(task, length, settings.n_examples, generator, spec.depths[depth] if depth else None,
                            **settings.task_options(task))
     if span and length > span:
+        factor = span // settings.recipe(task).train_len
         raise Unsupported(f"{length} positions cannot be drawn from the training span [0, {span}); "
-                          f"--randomize-positions {span // settings.recipe(task).train_len} reaches "
-                          f"{span // settings.recipe(task).train_len}L")
+                          f"--randomize-positions {factor} reaches {factor}L")
     positions = randomized_positions(length, span, generator) if span else None
     predicted = greedy_answers(model, tokens, answer, positions).cpu()
     per_token = token_accuracy(predicted, tokens, answer)

@@ -161,3 +161,11 @@ def test_retrain_trains_again_instead_of_loading_the_checkpoint(tmp_path: Path, 
     result = invoke(*args, "--retrain")
     assert result.exit_code == 0, result.output
     assert trained == [1]
+
+
+def test_rows_name_the_suite_preset_not_the_model_preset_it_reshapes(tmp_path):
+    """The standard preset widens quick's model: its rows (and figures) must still say standard."""
+    settings = replace(SUITE.settings("standard"), seeds=(0,), factors=(1,), steps=1, n_examples=2, d_model=32)
+    found = evaluate_one("nope", "copy", False, 0, settings, RunContext(RUNTIME, tmp_path))
+    assert settings.model == "quick" and {r["preset"] for r in found} == {"standard"}
+    assert SUITE.run_values(settings, RUNTIME)["preset"] == "standard"

@@ -37,7 +37,7 @@ class Tasks(Suite):
         return tuple(settings.model_config(task, randomized) for task in settings.tasks for randomized in settings.variants)
 
     def run_values(self, settings: TasksSettings, runtime: Runtime) -> dict[str, Any]:
-        return {**super().run_values(settings, runtime), "preset": settings.model, "seed": settings.seeds}
+        return {**super().run_values(settings, runtime), "preset": settings.recipes, "seed": settings.seeds}
 
 
 SUITE = Tasks()

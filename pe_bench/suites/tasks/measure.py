@@ -128,13 +128,13 @@ def evaluate_one(name: str, task: str, randomized: bool, seed: int, settings: Ta
         return [TASKS_TABLE.row(encoding=name, variant=variant_name(name, randomized, r), task=task, seed=seed,
                                 randomized=settings.randomize_positions if randomized else 0,
                                 train_len=recipe.train_len, eval_len=n, depth=d, steps=recipe.steps, lr=recipe.lr,
-                                n_examples=settings.n_examples, preset=settings.model, params=0, supported=False, note=note,
+                                n_examples=settings.n_examples, preset=settings.recipes, params=0, supported=False, note=note,
                                 **runtime.record()) for r in _layouts(randomized) for n, d in _evaluations(task, settings)]
     model, result = trained_model(name, task, randomized, seed, settings, ctx)
     common = dict(encoding=name, randomized=settings.randomize_positions if randomized else 0, task=task,
                   train_len=recipe.train_len, n_examples=settings.n_examples, seed=seed,
                   steps=recipe.steps, lr=recipe.lr, params=sum(p.numel() for p in model.parameters()),
-                  final_loss=result.curve[-1]["loss"] if result.curve else math.nan, preset=settings.model,
+                  final_loss=result.curve[-1]["loss"] if result.curve else math.nan, preset=settings.recipes,
                   **runtime.record())
     evaluations = _evaluations(task, settings)
     if result.diverged:

@@ -31,7 +31,7 @@ class TasksSettings:
     model: str  # model preset name, reshaped by d_model / n_layers
     d_model: int
     n_layers: int
-    recipes: str  # which of each task's recipes (Task.recipes): tiny, quick or standard
+    recipes: str  # the preset's name (the rows' preset column), which picks each task's recipe (Task.recipes)
     tasks: tuple[str, ...] = option("tasks, comma-separated", tuple(TASKS), choices=tuple(TASKS))
     train_len: int | None = option(TRAIN_LEN, None)  # overrides every task's L
     steps: int | None = option(STEPS, None)  # overrides every task's steps

@@ -15,13 +15,17 @@ play no part, so FoX is shift-invariant; its gates see the tokens, so caches tha
 exact (the evicted tokens' gates stay in the c of the tokens after them).
 
 The gate is ``nn.Linear(d_model, n_heads)``, weights N(0, 0.02) and bias ``bias_init`` (0: f is
-about 1/2 at the start, as in the paper's default; the paper's ``fgate_bias_init`` variant
-starts nearer 1). Precision: c grows with the length (about -0.7 a token at f = 1/2), so at
+about 1/2 at the start, as in the paper's default). With ``decay_time_max`` T > 2 the heads start
+instead at decay times 1 / (1 - f) spread geometrically from 2 to T (the paper's ``fgate_bias_init``
+variant, which spreads them over a range): bias_h = log(tau_h - 1), so one head starts at f = 1/2 and
+another reaches T tokens back. At f = 1/2 everywhere a key 100 tokens back weighs e^-69, so its
+gradient vanishes and the gates never learn to open (docs/tasks.md: FoX on passkey). Precision: c grows with the length (about -0.7 a token at f = 1/2), so at
 10^5 tokens float32 holds it to about 1e-3.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -29,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pe_bench.encodings.base import AttentionBias, Family, LayerContext, PositionalEncoding, ScoreMod
+from pe_bench.errors import InputError
 
 
 class ForgetBias(AttentionBias):
@@ -55,11 +60,12 @@ class ForgetGate(LayerContext):
 
     state_size = 1  # c_j, per head, beside every cached key
 
-    def __init__(self, d_model: int, n_heads: int, bias_init: float) -> None:
+    def __init__(self, d_model: int, n_heads: int, bias_init: float | Tensor) -> None:
         super().__init__()
         self.gate = nn.Linear(d_model, n_heads)
         nn.init.normal_(self.gate.weight, std=0.02)
-        nn.init.constant_(self.gate.bias, bias_init)
+        with torch.no_grad():
+            self.gate.bias.copy_(torch.as_tensor(bias_init, dtype=self.gate.bias.dtype).expand(n_heads))
 
     def bias(self, x: Tensor, q: Tensor, k: Tensor, k_pos: Tensor, visible: Tensor | None, state: Any) -> ForgetBias:
         c = F.logsigmoid(self.gate(x)).transpose(1, 2).cumsum(-1)  # (B, H, T)
@@ -84,12 +90,29 @@ class FoX(PositionalEncoding):
     check_options = {"bias_init": 3.0}
 
     def __init__(self, *, d_model: int, n_heads: int, max_len: int, causal: bool = True,
-                 bias_init: float = 0.0) -> None:
+                 bias_init: float = 0.0, decay_time_max: float = 0.0) -> None:
         super().__init__(d_model=d_model, n_heads=n_heads, max_len=max_len, causal=causal)
+        if decay_time_max and decay_time_max <= 2:
+            raise InputError(f"fox's decay_time_max is the longest decay time its heads start at, above 2 (f = 1/2); "
+                             f"got {decay_time_max!r}")
         self.bias_init = float(bias_init)
+        self.decay_time_max = float(decay_time_max)
 
     def layer_context(self) -> ForgetGate:
-        return ForgetGate(self.d_model, self.n_heads, self.bias_init)
+        return ForgetGate(self.d_model, self.n_heads, self.initial_biases())
+
+    def initial_biases(self) -> Tensor:
+        """Each head's gate bias at the start: ``bias_init``, or log(tau - 1) for decay times tau spread
+        geometrically over [2, decay_time_max]."""
+        if not self.decay_time_max:
+            return torch.full((self.n_heads,), self.bias_init)
+        return decay_time_biases(self.n_heads, self.decay_time_max)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, bias_init={self.bias_init}"
+        return f"{super().extra_repr()}, bias_init={self.bias_init}, decay_time_max={self.decay_time_max}"
+
+
+def decay_time_biases(n_heads: int, longest: float) -> Tensor:
+    """Gate biases whose gates f = sigmoid(b) have decay times 1 / (1 - f) = 2 ... ``longest``, geometric over heads."""
+    tau = torch.logspace(math.log10(2.0), math.log10(longest), n_heads, dtype=torch.float64)
+    return torch.log(tau - 1).float()

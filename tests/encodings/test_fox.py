@@ -65,3 +65,19 @@ def test_the_cache_keeps_one_number_per_head_per_token_beside_keys_and_values():
     plain = build_model("nope", "tiny", seed=0)
     per_layer_head = model.config.n_layers * model.config.n_heads * 4  # float32
     assert model.new_cache(1, 16).bytes_per_token() - plain.new_cache(1, 16).bytes_per_token() == per_layer_head
+
+
+def test_decay_time_max_spreads_the_heads_from_one_half_to_that_reach():
+    model = tiny_model("fox", encoding_options={"decay_time_max": 64.0})  # 4 heads
+    for block in model.blocks:
+        f = torch.sigmoid(block.attention.context.gate.bias.detach().double())
+        tau = 1 / (1 - f)  # decay time: tokens for a key's weight to fall by e (for f near 1)
+        assert tau[0].item() == pytest.approx(2.0, rel=1e-5) and tau[-1].item() == pytest.approx(64.0, rel=1e-5)
+        ratios = tau[1:] / tau[:-1]
+        assert torch.allclose(ratios, ratios[0].expand_as(ratios), rtol=1e-5)  # geometric
+
+
+def test_decay_time_max_at_or_below_one_half_is_refused_in_one_line():
+    from pe_bench.errors import InputError
+    with pytest.raises(InputError, match="decay_time_max"):
+        tiny_model("fox", encoding_options={"decay_time_max": 2.0})

@@ -1,14 +1,18 @@
-"""How busy the machine was when a run started: other processes' load spoils every timing.
+"""Which machine a run started on, and how busy it was: other processes' load spoils every timing.
 
 ``machine_load`` reads the 1-minute load average (``os.getloadavg``) against the machine's
 cores; the run's manifest entry records it (``load_at_start``), and ``busy_notice`` is the
 one-line warning to print when the machine was busy. Measured before pe-bench's own work,
 the load is other processes' (a second benchmark, a build, another engineer's tests).
+``cpu_model`` names the processor (the manifest's ``cpu``): timings from two machines are not
+comparable, and a kernel can behave differently on another CPU (docs/results-speed.md).
 """
 
 from __future__ import annotations
 
 import os
+import platform
+from pathlib import Path
 from typing import Any
 
 #: load per core at or above which the machine counts as busy: other processes kept at least half
@@ -39,3 +43,14 @@ def busy_notice(load: dict[str, Any] | None) -> str | None:
     return (f"warning: the machine is busy as this run starts (load {load['load_1min']:.2f} on {load['cores']} "
             f"cores, {load['per_core']:.2f} per core): other processes share the CPU, so timings will be slower "
             f"and noisier; manifest.json records the load (load_at_start)")
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The processor's name: Linux's ``model name`` in ``cpuinfo``, else ``platform.processor()``, else None."""
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name") and ":" in line:
+                return line.split(":", 1)[1].strip() or None
+    except OSError:  # not Linux, or no /proc
+        pass
+    return platform.processor() or None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from pe_bench.machine import BUSY_PER_CORE, busy_notice, is_busy, machine_load
+from pe_bench.machine import BUSY_PER_CORE, busy_notice, cpu_model, is_busy, machine_load
 from pe_bench.results import manifest
 from pe_bench.runtime import make_runtime
 
@@ -38,3 +38,15 @@ def test_the_manifest_entry_records_the_load_at_start(monkeypatch):
     entry = manifest.new_entry(encodings=("rope",), suites={}, preset="tiny",
                                runtime_record=make_runtime("cpu").record(), seed=None, resume=False, command=["x"])
     assert entry["load_at_start"] == {"load_1min": 5.0, "cores": 4, "per_core": 1.25}
+
+
+def test_the_cpu_is_named_from_cpuinfo_and_recorded_in_the_manifest(tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nflags\t: fpu\n")
+    assert cpu_model(cpuinfo) == "AMD EPYC 7B13"
+    monkeypatch.setattr("platform.processor", lambda: "arm")
+    assert cpu_model(tmp_path / "missing") == "arm"  # no /proc: what platform knows
+    monkeypatch.setattr(manifest, "cpu_model", lambda: "AMD EPYC 7B13")
+    entry = manifest.new_entry(encodings=("rope",), suites={}, preset="tiny",
+                               runtime_record=make_runtime("cpu").record(), seed=None, resume=False, command=["x"])
+    assert entry["cpu"] == "AMD EPYC 7B13"

@@ -33,7 +33,7 @@ import torch
 from pe_bench import __version__
 from pe_bench import paths
 from pe_bench.errors import InputError
-from pe_bench.machine import machine_load
+from pe_bench.machine import cpu_model, machine_load
 from pe_bench.results.files import write_atomic
 
 FILENAME = "manifest.json"
@@ -81,7 +81,7 @@ def new_entry(*, encodings: tuple[str, ...], suites: dict[str, Any], preset: str
     return {
         "pe_bench_version": __version__, "git_commit": git_commit(), "torch_version": torch.__version__,
         "python_version": sys.version.split()[0], "command": shlex.join(command if command is not None else sys.argv),
-        "started_at": now(), "load_at_start": machine_load(), "ended_at": None, "status": "running",
+        "started_at": now(), "cpu": cpu_model(), "load_at_start": machine_load(), "ended_at": None, "status": "running",
         "encodings": list(encodings), "preset": preset, "seed": seed, "resume": resume, **runtime_record,
         "suites": {name: plain(settings) for name, settings in suites.items()},
         **plain(records), "suite_seconds": {}, "rows_written": {},

@@ -48,6 +48,20 @@ def test_passkey_heatmap_per_variant_with_depth_rows():
     assert [t.get_text() for t in panels[0].get_yticklabels()] == ["start", "middle", "end"]
 
 
+def test_passkey_heatmaps_wrap_into_rows_and_leave_out_what_was_never_measured():
+    names = ["sinusoidal", "learned", "t5", "rope", "alibi", "nope", "xpos", "fire", "kerple-log"]  # registry order
+    passkey = [r for r in rows() if r["task"] == "passkey" and r["variant"] == "rope"]
+    many = [dict(r, encoding=n, variant=n) for n in names for r in passkey]
+    many += [dict(r, encoding="irope", variant="irope", supported=False, accuracy=None) for r in passkey]
+    fig = draw_passkey_depth(table("tasks", many))
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == names  # irope: no supported row, no panel
+    tops = sorted({round(ax.get_position().y0, 3) for ax in panels})
+    assert len(tops) == 2  # nine panels: two rows of at most six
+    width, height = fig.get_size_inches()
+    assert width < 6 * 2.7 and height > 2 * 2.7
+
+
 def test_no_supported_rows_is_no_usable_rows():
     with pytest.raises(NoUsableRows):
         draw_accuracy_vs_length(table("tasks", [dict(r, supported=False) for r in rows()]))

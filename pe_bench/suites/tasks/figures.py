@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from pe_bench.figures.common import (
-    FigureSpec, NoUsableRows, colour, legend_outside, log_x, one_setting, order, prepare, subplots, title,
+    FigureSpec, NoUsableRows, colour, legend_outside, log_x, one_setting, order, panel_grid, prepare, subplots, title,
 )
 from pe_bench.results.tables import is_true
 from pe_bench.suites.tasks.report import headline_rows
@@ -36,6 +36,8 @@ def _usable(tasks: pd.DataFrame) -> pd.DataFrame:
 
 
 NOT_LEARNED = "dotted, hollow: not learned at L"
+#: passkey heatmaps per row of the depth figure
+PANELS_PER_ROW = 6
 
 
 def _seeds(df: pd.DataFrame) -> str:
@@ -118,8 +120,12 @@ def draw_passkey_depth(tasks: pd.DataFrame) -> Figure:
     depths = [d for d in TASKS["passkey"].depths or {} if (df["depth"] == d).any()]
     depths += sorted(set(df["depth"]) - set(depths))
     lengths = sorted(df["eval_len"].unique())
-    variants = [v for e in order(df["encoding"]) for v in sorted(set(df.loc[df["encoding"] == e, "variant"]))]
-    fig, axes = subplots(len(variants), width=2.6, height=2.8, sharey=True)
+    measured = set(df.loc[df["accuracy"].notna(), "variant"])  # a schedule the task model cannot hold has none
+    variants = [v for e in order(df["encoding"]) for v in sorted(set(df.loc[df["encoding"] == e, "variant"]))
+                if v in measured]
+    if not variants:
+        raise NoUsableRows("tasks.csv has no supported passkey rows")
+    fig, axes = panel_grid(len(variants), PANELS_PER_ROW, width=2.6, height=2.8, sharey=True)
     image = None
     for ax, variant in zip(axes, variants):
         rows = df[df["variant"] == variant]
@@ -134,9 +140,10 @@ def draw_passkey_depth(tasks: pd.DataFrame) -> Figure:
         learned = bool(rows["learned"].all())
         ax.set_title(variant + ("" if learned else "\n(not learned at L)"), fontsize="small")
         ax.set_xlabel("length (bytes)", fontsize="small")
-    axes[0].set_ylabel("depth of the pass key line")
+    for ax in axes[::PANELS_PER_ROW]:
+        ax.set_ylabel("depth of the pass key line")
     if image is not None:
-        fig.colorbar(image, ax=list(axes), shrink=0.8, label="accuracy")
+        fig.colorbar(image, ax=axes, shrink=0.8, label="accuracy")
     title(fig, "Passkey accuracy by evaluation length and depth", f"preset {df['preset'].iloc[0]}{note}")
     return fig
 

@@ -44,7 +44,7 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def git_commit(source: Path = Path(__file__).resolve().parent) -> str | None:
+def git_commit(source: Path = Path(__file__).resolve().parents[1]) -> str | None:
     """The commit of the checkout holding ``source`` (the pe_bench package), or None.
 
     '-dirty' is added when the files under ``source`` differ from that commit; results

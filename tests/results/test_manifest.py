@@ -12,6 +12,7 @@ import shutil
 import subprocess
 
 import shlex
+from pathlib import Path
 import pytest
 
 from pe_bench.errors import InputError
@@ -39,6 +40,17 @@ def test_git_commit_is_dirty_only_when_the_package_source_changed(tmp_path):
     assert clean is not None and len(clean) == 40
     (tmp_path / "pkg" / "code.py").write_text("x = 2\n")
     assert git_commit(tmp_path / "pkg") == clean + "-dirty"
+
+
+def test_by_default_the_whole_package_counts_not_only_the_folder_that_writes_the_manifest():
+    """A run with a changed recipe (pe_bench/suites/...) recorded its commit as clean: the default looked
+    at pe_bench/results/ alone."""
+    import inspect
+
+    import pe_bench
+
+    default = inspect.signature(git_commit).parameters["source"].default
+    assert default == Path(pe_bench.__file__).resolve().parent
 
 
 def entry(command: list[str] | None = None, started_at: str = "2024-01-01T00:00:00+00:00") -> dict:

@@ -16,10 +16,11 @@ exact (the evicted tokens' gates stay in the c of the tokens after them).
 
 The gate is ``nn.Linear(d_model, n_heads)``, weights N(0, 0.02) and bias ``bias_init`` (0: f is
 about 1/2 at the start, as in the paper's default). With ``decay_time_max`` T > 2 the heads start
-instead at decay times 1 / (1 - f) spread geometrically from 2 to T (the paper's ``fgate_bias_init``
-variant, which spreads them over a range): bias_h = log(tau_h - 1), so one head starts at f = 1/2 and
-another reaches T tokens back. At f = 1/2 everywhere a key 100 tokens back weighs e^-69, so its
-gradient vanishes and the gates never learn to open (docs/tasks.md: FoX on passkey). Precision: c grows with the length (about -0.7 a token at f = 1/2), so at
+instead at decay times 1 / (1 - f) spread geometrically from 2 to T: bias_h = log(tau_h - 1), so one
+head starts at f = 1/2 and another reaches T tokens back. This is pe-bench's own variant (the paper's
+code spreads decay times over heads for its fixed gates, defined as -1 / log f). At f = 1/2 everywhere
+a key 100 tokens back weighs e^-69 at the start, so next to no gradient reaches the gates through it;
+on passkey the trained gates stayed closed (docs/tasks.md). Precision: c grows with the length (about -0.7 a token at f = 1/2), so at
 10^5 tokens float32 holds it to about 1e-3.
 """
 
@@ -92,9 +93,9 @@ class FoX(PositionalEncoding):
     def __init__(self, *, d_model: int, n_heads: int, max_len: int, causal: bool = True,
                  bias_init: float = 0.0, decay_time_max: float = 0.0) -> None:
         super().__init__(d_model=d_model, n_heads=n_heads, max_len=max_len, causal=causal)
-        if decay_time_max and decay_time_max <= 2:
-            raise InputError(f"fox's decay_time_max is the longest decay time its heads start at, above 2 (f = 1/2); "
-                             f"got {decay_time_max!r}")
+        if decay_time_max and not (math.isfinite(decay_time_max) and decay_time_max > 2):
+            raise InputError(f"fox's decay_time_max is the longest decay time its heads start at, a finite number "
+                             f"above 2 (f = 1/2); got {decay_time_max!r}")
         self.bias_init = float(bias_init)
         self.decay_time_max = float(decay_time_max)
 
@@ -102,7 +103,8 @@ class FoX(PositionalEncoding):
         return ForgetGate(self.d_model, self.n_heads, self.initial_biases())
 
     def initial_biases(self) -> Tensor:
-        """Each head's gate bias at the start: ``bias_init``, or log(tau - 1) for decay times tau spread
+        """Each head's gate bias at the start: ``bias_init``, or, when ``decay_time_max`` is given (it replaces
+        ``bias_init``, which ``pe-bench check`` sets for FoX), log(tau - 1) for decay times tau spread
         geometrically over [2, decay_time_max]."""
         if not self.decay_time_max:
             return torch.full((self.n_heads,), self.bias_init)
@@ -113,6 +115,9 @@ class FoX(PositionalEncoding):
 
 
 def decay_time_biases(n_heads: int, longest: float) -> Tensor:
-    """Gate biases whose gates f = sigmoid(b) have decay times 1 / (1 - f) = 2 ... ``longest``, geometric over heads."""
+    """Gate biases whose gates f = sigmoid(b) have decay times 1 / (1 - f) = 2 ... ``longest``, geometric over heads
+    (a single head starts at ``longest``)."""
+    if n_heads == 1:
+        return torch.tensor([math.log(longest - 1)])
     tau = torch.logspace(math.log10(2.0), math.log10(longest), n_heads, dtype=torch.float64)
     return torch.log(tau - 1).float()

@@ -68,7 +68,7 @@ def test_the_cache_keeps_one_number_per_head_per_token_beside_keys_and_values():
 
 
 def test_decay_time_max_spreads_the_heads_from_one_half_to_that_reach():
-    model = tiny_model("fox", encoding_options={"decay_time_max": 64.0})  # 4 heads
+    model = tiny_model("fox", encoding_options={"decay_time_max": 64.0})  # 4 heads; it replaces check's bias_init
     for block in model.blocks:
         f = torch.sigmoid(block.attention.context.gate.bias.detach().double())
         tau = 1 / (1 - f)  # decay time: tokens for a key's weight to fall by e (for f near 1)
@@ -77,7 +77,15 @@ def test_decay_time_max_spreads_the_heads_from_one_half_to_that_reach():
         assert torch.allclose(ratios, ratios[0].expand_as(ratios), rtol=1e-5)  # geometric
 
 
-def test_decay_time_max_at_or_below_one_half_is_refused_in_one_line():
+@pytest.mark.parametrize("options", [{"decay_time_max": 2.0, "bias_init": 0.0}, {"decay_time_max": float("nan")},
+                                     {"decay_time_max": float("inf")}])
+def test_a_decay_time_max_that_cannot_start_the_heads_is_refused_in_one_line(options):
     from pe_bench.errors import InputError
     with pytest.raises(InputError, match="decay_time_max"):
-        tiny_model("fox", encoding_options={"decay_time_max": 2.0})
+        tiny_model("fox", encoding_options=options)
+
+
+def test_one_head_starts_at_the_longest_decay_time():
+    from pe_bench.encodings.fox import decay_time_biases
+    f = torch.sigmoid(decay_time_biases(1, 64.0).double())
+    assert (1 / (1 - f)).item() == pytest.approx(64.0, rel=1e-5)

@@ -46,11 +46,13 @@ def busy_notice(load: dict[str, Any] | None) -> str | None:
 
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
-    """The processor's name: Linux's ``model name`` in ``cpuinfo``, else ``platform.processor()``, else None."""
+    """The processor's name: Linux's ``model name`` in ``cpuinfo`` (x86), else what ``platform`` knows
+    (on ARM Linux no more than the architecture), else None. Never raises: a run must not stop for this."""
     try:
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name") and ":" in line:
-                return line.split(":", 1)[1].strip() or None
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            name = line.split(":", 1)[1].strip() if line.startswith("model name") and ":" in line else ""
+            if name:
+                return name
     except OSError:  # not Linux, or no /proc
         pass
-    return platform.processor() or None
+    return platform.processor() or platform.machine() or None

@@ -46,6 +46,12 @@ def test_the_cpu_is_named_from_cpuinfo_and_recorded_in_the_manifest(tmp_path, mo
     assert cpu_model(cpuinfo) == "AMD EPYC 7B13"
     monkeypatch.setattr("platform.processor", lambda: "arm")
     assert cpu_model(tmp_path / "missing") == "arm"  # no /proc: what platform knows
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nmodel name\t:\nBogoMIPS\t: 50.00\nCPU part\t: 0xd0c\n")
+    assert cpu_model(arm) == "arm"  # an empty or missing model name: the fallback, not None
+    garbled = tmp_path / "garbled"
+    garbled.write_bytes(b"model name\t: \xff\xfe CPU\n")
+    assert cpu_model(garbled).endswith("CPU")  # bytes that are not UTF-8 do not stop a run
     monkeypatch.setattr(manifest, "cpu_model", lambda: "AMD EPYC 7B13")
     entry = manifest.new_entry(encodings=("rope",), suites={}, preset="tiny",
                                runtime_record=make_runtime("cpu").record(), seed=None, resume=False, command=["x"])

@@ -208,19 +208,6 @@ def subplots(ncols: int = 1, width: float = 6.4, height: float = 4.2, **kwargs: 
     return fig, axes[0]  # (ncols,) array of Axes
 
 
-def panel_grid(n: int, max_cols: int, width: float, height: float, **kwargs: object) -> tuple[Figure, list[Axes]]:
-    """``n`` panels in rows of at most ``max_cols``, each ``width`` x ``height`` inches; (figure, the n Axes
-    in reading order). The last row's unused cells are hidden: sixteen encodings in one row made a figure
-    five thousand pixels wide whose cells no one could read."""
-    ncols = max(1, min(n, max_cols))
-    nrows = -(-n // ncols)
-    fig = Figure(figsize=(width * ncols, height * nrows), dpi=DPI, layout="constrained")
-    axes = list(fig.subplots(nrows, ncols, squeeze=False, **kwargs).ravel())
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    return fig, axes[:n]
-
-
 def plot_per_encoding(ax: Axes, rows: pd.DataFrame, x: str, y: str, *, by: str = "encoding",
                       labels: Mapping[str, str] | None = None, **plot_kwargs: object) -> None:
     """One line per encoding (the values of column ``by``) in registry order: ``y`` against ``x``.

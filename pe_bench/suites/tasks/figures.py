@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from pe_bench.figures.common import (
-    FigureSpec, NoUsableRows, colour, legend_outside, log_x, one_setting, order, panel_grid, prepare, subplots, title,
+    DPI, FigureSpec, NoUsableRows, colour, legend_outside, log_x, one_setting, order, prepare, subplots, title,
 )
 from pe_bench.results.tables import is_true
 from pe_bench.suites.tasks.report import headline_rows
@@ -110,6 +110,17 @@ def _learned_anywhere(df: pd.DataFrame, variant: str) -> bool:
     return bool(rows.groupby("task")["learned"].all().any())
 
 
+def _heatmap_grid(n: int) -> tuple[Figure, list[Axes]]:
+    """``n`` heatmap panels in rows of ``PANELS_PER_ROW`` sharing their depth axis, the last row's unused
+    cells hidden: sixteen in one row made a figure 5300 pixels wide whose cells no one could read."""
+    ncols = min(n, PANELS_PER_ROW)
+    fig = Figure(figsize=(2.6 * ncols, 2.8 * -(-n // ncols)), dpi=DPI, layout="constrained")
+    axes = list(fig.subplots(-(-n // ncols), ncols, squeeze=False, sharey=True).ravel())
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
 def draw_passkey_depth(tasks: pd.DataFrame) -> Figure:
     """Passkey accuracy by evaluation length (columns) and depth (rows), one heatmap per encoding and variant."""
     df = _usable(tasks)
@@ -125,7 +136,7 @@ def draw_passkey_depth(tasks: pd.DataFrame) -> Figure:
                 if v in measured]
     if not variants:
         raise NoUsableRows("tasks.csv has no supported passkey rows")
-    fig, axes = panel_grid(len(variants), PANELS_PER_ROW, width=2.6, height=2.8, sharey=True)
+    fig, axes = _heatmap_grid(len(variants))
     image = None
     for ax, variant in zip(axes, variants):
         rows = df[df["variant"] == variant]
@@ -143,7 +154,7 @@ def draw_passkey_depth(tasks: pd.DataFrame) -> Figure:
     for ax in axes[::PANELS_PER_ROW]:
         ax.set_ylabel("depth of the pass key line")
     if image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.8, label="accuracy")
+        fig.colorbar(image, ax=list(axes), shrink=0.8, label="accuracy")
     title(fig, "Passkey accuracy by evaluation length and depth", f"preset {df['preset'].iloc[0]}{note}")
     return fig
 

@@ -169,3 +169,5 @@ def test_rows_name_the_suite_preset_not_the_model_preset_it_reshapes(tmp_path):
     found = evaluate_one("nope", "copy", False, 0, settings, RunContext(RUNTIME, tmp_path))
     assert settings.model == "quick" and {r["preset"] for r in found} == {"standard"}
     assert SUITE.run_values(settings, RUNTIME)["preset"] == "standard"
+    unsupported = evaluate_one("irope", "copy", False, 0, settings, RunContext(RUNTIME, tmp_path))  # too deep: no model
+    assert {r["preset"] for r in unsupported} == {"standard"} and not any(r["supported"] for r in unsupported)

@@ -23,6 +23,13 @@ def _legend(fig) -> list[str]:
     return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
 
 
+def test_a_model_with_no_supported_row_draws_no_line_and_no_legend_entry():
+    irope = [dict(r, encoding="irope", variant="irope", supported=False, accuracy=None) for r in rows()
+             if r["variant"] == "rope"]
+    fig = draw_accuracy_vs_length(table("tasks", rows() + irope))
+    assert "irope" not in _legend(fig) and "rope" in _legend(fig)
+
+
 def test_the_legend_lists_each_variant_once_whether_or_not_it_learned_each_task():
     # t5 learned copy but not passkey: the legend once said "t5 (not learned)" and "t5" side by side
     tasks = [dict(r, encoding="t5", variant="t5", learned=r["task"] == "copy") for r in rows()

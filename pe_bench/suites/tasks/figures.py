@@ -90,13 +90,15 @@ def draw_accuracy_vs_length(tasks: pd.DataFrame) -> Figure:
 
 def _lines(rows: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame, bool]]:
     """(encoding, variant, its mean accuracy by evaluation length, learned) for each line of a panel,
-    in the encodings' order."""
+    in the encodings' order; a variant with no accuracy at any length (a schedule the task model
+    cannot hold) has no line, and so no legend entry."""
     mean = rows.groupby(["encoding", "variant", "eval_len"], sort=False).agg(
         accuracy=("accuracy", "mean"), learned=("learned", "all")).reset_index()
     for encoding in order(mean["encoding"]):
         for variant in sorted(set(mean.loc[mean["encoding"] == encoding, "variant"])):
             line = mean[mean["variant"] == variant].sort_values("eval_len")
-            yield encoding, variant, line, bool(line["learned"].all())
+            if line["accuracy"].notna().any():
+                yield encoding, variant, line, bool(line["learned"].all())
 
 
 def _not_learned_entry(ax: Axes) -> None:

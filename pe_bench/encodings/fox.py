@@ -20,8 +20,8 @@ instead at decay times 1 / (1 - f) spread geometrically from 2 to T: bias_h = lo
 head starts at f = 1/2 and another reaches T tokens back. This is pe-bench's own variant (the paper's
 code spreads decay times over heads for its fixed gates, defined as -1 / log f). At f = 1/2 everywhere
 a key 100 tokens back weighs e^-69 at the start, so next to no gradient reaches the gates through it;
-on passkey the trained gates stayed closed (docs/tasks.md). Precision: c grows with the length (about -0.7 a token at f = 1/2), so at
-10^5 tokens float32 holds it to about 1e-3.
+on passkey the trained gates stayed closed (docs/tasks.md). Precision: c grows with the length (about
+-0.7 a token at f = 1/2), so at 10^5 tokens float32 holds it to about 1e-3.
 """
 
 from __future__ import annotations
@@ -61,12 +61,12 @@ class ForgetGate(LayerContext):
 
     state_size = 1  # c_j, per head, beside every cached key
 
-    def __init__(self, d_model: int, n_heads: int, bias_init: float | Tensor) -> None:
+    def __init__(self, d_model: int, n_heads: int, initial_bias: Tensor) -> None:
         super().__init__()
         self.gate = nn.Linear(d_model, n_heads)
         nn.init.normal_(self.gate.weight, std=0.02)
         with torch.no_grad():
-            self.gate.bias.copy_(torch.as_tensor(bias_init, dtype=self.gate.bias.dtype).expand(n_heads))
+            self.gate.bias.copy_(initial_bias)  # (n_heads,): FoX.initial_biases
 
     def bias(self, x: Tensor, q: Tensor, k: Tensor, k_pos: Tensor, visible: Tensor | None, state: Any) -> ForgetBias:
         c = F.logsigmoid(self.gate(x)).transpose(1, 2).cumsum(-1)  # (B, H, T)

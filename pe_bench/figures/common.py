@@ -1,11 +1,12 @@
-"""What every figure shares: each encoding's colour and line style, table helpers, axes helpers.
+"""What every figure shares: each encoding's colour and line style, table helpers, axes helpers
+(a little over 300 lines because every figure module draws on all three).
 
-Colours come from the encoding registry, so a new encoding gets its own colour without an
-edit here: base encodings take matplotlib's tab10 colours in registry order (grey kept for
-the baseline, the encoding of family ``NONE``), a variant (``variant_of``) takes a shade of
-its parent's colour and a dashed or dotted line. A name the registry does not know (a
-plugin, a row from an older results file) gets a colour picked by a hash of the name, from
-colours no registered encoding uses, so it is the same in every run.
+Colours come from the encoding registry, so a new encoding gets its own colour without an edit
+here: base encodings take matplotlib's tab10 colours in registry order (grey kept for the
+baseline, the encoding of family ``NONE``), a variant (``variant_of``) takes a shade of its
+parent's colour and a dashed or dotted line. A name the registry does not know (a plugin, a row
+from an older results file) gets a colour picked by a hash of the name, from colours no
+registered encoding uses, so it is the same in every run.
 """
 
 from __future__ import annotations
@@ -201,11 +202,16 @@ def others(df: pd.DataFrame, column: str, chosen: str) -> str:
 # ---------------------------------------------------------------- axes helpers
 
 
-def subplots(ncols: int = 1, width: float = 6.4, height: float = 4.2, **kwargs: object) -> tuple[Figure, np.ndarray]:
-    """A figure with ``ncols`` panels side by side, each ``width`` x ``height`` inches; (figure, array of Axes)."""
-    fig = Figure(figsize=(width * ncols, height), dpi=DPI, layout="constrained")
-    axes = fig.subplots(1, ncols, squeeze=False, **kwargs)
-    return fig, axes[0]  # (ncols,) array of Axes
+def subplots(ncols: int = 1, width: float = 6.4, height: float = 4.2, per_row: int | None = None,
+             **kwargs: object) -> tuple[Figure, np.ndarray]:
+    """``ncols`` panels of ``width`` x ``height`` inches, in one row or rows of ``per_row`` (spare cells hidden)."""
+    cols = min(ncols, per_row or ncols)
+    rows = -(-ncols // cols)
+    fig = Figure(figsize=(width * cols, height * rows), dpi=DPI, layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, **kwargs).ravel()
+    for ax in axes[ncols:]:
+        ax.set_visible(False)
+    return fig, axes[:ncols]  # (ncols,) array of Axes
 
 
 def plot_per_encoding(ax: Axes, rows: pd.DataFrame, x: str, y: str, *, by: str = "encoding",

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from pe_bench.figures.common import (
-    DPI, FigureSpec, NoUsableRows, colour, legend_outside, log_x, one_setting, order, prepare, subplots, title,
+    FigureSpec, NoUsableRows, colour, legend_outside, log_x, one_setting, order, prepare, subplots, title,
 )
 from pe_bench.results.tables import is_true
 from pe_bench.suites.tasks.report import headline_rows
@@ -36,7 +36,7 @@ def _usable(tasks: pd.DataFrame) -> pd.DataFrame:
 
 
 NOT_LEARNED = "dotted, hollow: not learned at L"
-#: passkey heatmaps per row of the depth figure
+#: passkey heatmaps per row of the depth figure (sixteen in one row made it 5300 pixels wide)
 PANELS_PER_ROW = 6
 
 
@@ -112,17 +112,6 @@ def _learned_anywhere(df: pd.DataFrame, variant: str) -> bool:
     return bool(rows.groupby("task")["learned"].all().any())
 
 
-def _heatmap_grid(n: int) -> tuple[Figure, list[Axes]]:
-    """``n`` heatmap panels in rows of ``PANELS_PER_ROW`` sharing their depth axis, the last row's unused
-    cells hidden: sixteen in one row made a figure 5300 pixels wide whose cells no one could read."""
-    ncols = min(n, PANELS_PER_ROW)
-    fig = Figure(figsize=(2.6 * ncols, 2.8 * -(-n // ncols)), dpi=DPI, layout="constrained")
-    axes = list(fig.subplots(-(-n // ncols), ncols, squeeze=False, sharey=True).ravel())
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    return fig, axes[:n]
-
-
 def draw_passkey_depth(tasks: pd.DataFrame) -> Figure:
     """Passkey accuracy by evaluation length (columns) and depth (rows), one heatmap per encoding and variant."""
     df = _usable(tasks)
@@ -138,7 +127,7 @@ def draw_passkey_depth(tasks: pd.DataFrame) -> Figure:
                 if v in measured]
     if not variants:
         raise NoUsableRows("tasks.csv has no supported passkey rows")
-    fig, axes = _heatmap_grid(len(variants))
+    fig, axes = subplots(len(variants), width=2.6, height=2.8, per_row=PANELS_PER_ROW, sharey=True)
     image = None
     for ax, variant in zip(axes, variants):
         rows = df[df["variant"] == variant]

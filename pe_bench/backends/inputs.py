@@ -58,9 +58,15 @@ class AttentionInputs:
         allowed = self.allowed_matrix()
         if self.bias is None:
             return None if allowed is None else allowed[None, None]  # (1, 1, Tq, kv_len)
+        bias = self._materialized(dtype)
+        return bias if allowed is None else bias.masked_fill(~allowed, float("-inf"))
+
+    def bias_matrix(self, dtype: torch.dtype) -> Tensor:
+        """The bias alone, no mask, as a (1 or B, H, Tq, kv_len) tensor; built once per forward pass."""
+        return self.memo(("bias matrix", dtype), lambda: self._materialized(dtype))
+
+    def _materialized(self, dtype: torch.dtype) -> Tensor:
         bias = self.bias.materialize(self.q_pos, self.k_pos[: self.kv_len]).to(dtype)  # ([B,] H, Tq, kv_len)
-        if allowed is not None:
-            bias = bias.masked_fill(~allowed, float("-inf"))
         return bias if bias.dim() == 4 else bias[None]  # (1 or B, H, Tq, kv_len): a contextual bias is per row
 
     def memo(self, key: object, build: Callable[[], object]) -> object:

@@ -1,13 +1,15 @@
 """The SDPA backends: torch's scaled_dot_product_attention, ``sdpa`` and ``sdpa-dense``.
 
-No bias and a plain causal mask run the fused kernel (``is_causal``). A bias that declares a
-fast path keeps the fused kernel in ``sdpa``: folded into extra query/key columns
-(``AttentionBias.causal_fold``, fold.py) or split into a bias-free far part and a near
-band (``AttentionBias.far_constant``, split.py);
-otherwise — and always in ``sdpa-dense``, the naive path kept measurable — it goes in as a
-dense float mask, built once per forward pass, which keeps the fastest kernels from
-running. A bias that needs a gradient (T5 in training) keeps the fused kernel on CPU
-through ``_SDPAWithLearnedBias``. Shape letters: B batch, H heads, Tq queries, S key
+No bias and a plain causal mask run the fused kernel (``is_causal``). A bias keeps the fused
+kernel in ``sdpa`` through the first fast path that is exact for the step: folded into extra
+query/key columns (``AttentionBias.causal_fold``, fold.py), split into a bias-free far part
+and a near band (``AttentionBias.far_constant``, split.py), or, for any bias on a plain
+causal step, handed to the CPU flash kernel as its mask together with the causal flag
+(causal_bias.py). Otherwise — and always in ``sdpa-dense``, the naive path kept
+measurable — it goes in as a dense float mask with -inf above the diagonal, built once per
+forward pass, over which the kernel computes the whole square. A bias that needs a
+gradient there (a cache's prefill after cached keys) keeps the fused kernel on CPU through
+``_SDPAWithLearnedBias``. Shape letters: B batch, H heads, Tq queries, S key
 slots, D head_dim.
 """
 
@@ -19,20 +21,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from pe_bench.backends.causal_bias import causal_bias_attention
 from pe_bench.backends.fold import folded_attention
 from pe_bench.backends.inputs import AttentionInputs, valid_keys
 from pe_bench.backends.split import split_attention
 
 
 def sdpa_attention(q: Tensor, k: Tensor, v: Tensor, inputs: AttentionInputs) -> Tensor:
-    """SDPA with a bias's fast path where it declares one (fold.py), else ``sdpa_dense_attention``."""
+    """SDPA with a bias's fast paths (fold.py, split.py, causal_bias.py), else ``sdpa_dense_attention``."""
     k, v = valid_keys(k, v, inputs)
     if inputs.bias is not None:
-        out = folded_attention(q, k, v, inputs)
-        if out is None:
-            out = split_attention(q, k, v, inputs)
-        if out is not None:
-            return out
+        for fast_path in (folded_attention, split_attention, causal_bias_attention):
+            out = fast_path(q, k, v, inputs)
+            if out is not None:
+                return out
     return sdpa_dense_attention(q, k, v, inputs)
 
 

@@ -6,8 +6,11 @@ near band i - W < j <= i their own values. So attention splits into
 
 - a far part with no bias: the CPU flash kernel, causal, on shifted views (queries W.. against
   keys ..T-W), which returns its output and log-sum-exp; the constant adds to the latter;
-- a near band of width W with the bias, computed a block of queries at a time over the
-  W + block keys it can see (never an (H, T, T) tensor);
+- a near band of width W with the bias, on the same kernel with the bias as its mask: a
+  block of 128 queries sees the 128 + W - 1 keys ending at its last query, and every block
+  has the same (H, 128, 128 + W - 1) bias, so the blocks run in one call, stacked along the
+  batch (never an (H, T, T) tensor; measured on the kernels alone, batch 4, 4 heads, 2
+  threads, T = 1024 / 2048: head dim 32, 39 / 77 ms by hand in blocks, 20 / 40 ms fused);
 
 merged by log-sum-exp, as ring attention merges blocks. The backward passes the merged
 output and log-sum-exp to the flash kernel's backward op for the far part's exact
@@ -17,9 +20,9 @@ in every row). Rows i < W see no far key: they are the band's alone.
 
 Used only where that is exact: a plain causal mask over the same, consecutive positions (a
 forward pass or the prefill of an empty cache), float32 or wider, on CPU with torch's
-private flash ops present (``split_unavailable`` says why not otherwise). Everything else
-(a decoding step's single query, window and sinks caches, explicit masks) keeps the
-dense path. Shape letters: B batch, H heads, T queries = keys, D head_dim, W band width.
+private flash ops present (``split_unavailable`` says why not otherwise), in inference and
+in training alike. Everything else (a decoding step's single query, window and sinks caches,
+explicit masks) keeps the dense path. Shape letters: B batch, H heads, T queries = keys, D head_dim, W band width.
 """
 
 from __future__ import annotations
@@ -27,29 +30,19 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
+from pe_bench.backends.causal_bias import missing_flash_ops
 from pe_bench.backends.inputs import AttentionInputs
 
 SPLIT_DTYPES = (torch.float32, torch.float64)
-#: without gradients the split pays off only on long sequences: measured (4 layers, batch 4, 2 CPU
-#: cores), T5 inference over NoPE's fastest was 2.00x split against 1.58x dense at T = 1024 (width
-#: 128; 1.54x against 1.31x at width 256) and 1.44x against 4.05x at 4096 (1.31x against 2.71x);
-#: in training the split was faster at every length measured (1024 and 2048). Below this length
-#: an inference step keeps the dense path.
-INFERENCE_MIN_LEN = 2048
-BLOCK = 128  # queries per band block: the band's scores are (B, H, 128, 128 + W) at a time
+BLOCK = 128  # queries per band block: each block sees the 128 + W - 1 keys ending at its last query
 
 
 def split_unavailable(device: torch.device) -> str | None:
     """Why the split cannot run on ``device`` in this torch, or None when it can."""
-    if device.type != "cpu":
-        return f"the far/near split uses torch's CPU flash ops; on {device.type} the bias is a dense mask"
-    ops = torch.ops.aten
-    for name in ("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention_for_cpu_backward"):
-        if not hasattr(ops, name):
-            return f"torch {torch.__version__} has no aten.{name}: the bias is a dense mask"
-    return None
+    return missing_flash_ops(device)
 
 
 def split_plan(inputs: AttentionInputs, q: Tensor) -> tuple[Tensor, Tensor] | None:
@@ -71,11 +64,48 @@ def split_attention(q: Tensor, k: Tensor, v: Tensor, inputs: AttentionInputs) ->
     plan = inputs.memo(("far split", q.dtype, q.device), lambda: split_plan(inputs, q))
     if plan is None:
         return None
-    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, *plan))
-    if not needs_grad and inputs.n_queries < INFERENCE_MIN_LEN:
-        return None
     near, far = plan
     return _SplitAttention.apply(q, k, v, near.to(q.dtype), far.to(q.dtype))
+
+
+def _band_bias(near: Tensor, n_queries: int, n_keys: int) -> Tensor:
+    """(H, n_queries, n_keys) bias of queries against the n_keys keys ending at the last query, -inf outside the band."""
+    width = near.shape[-1]
+    distance = (torch.arange(n_queries, device=near.device)[:, None] + (n_keys - n_queries)
+                - torch.arange(n_keys, device=near.device)[None, :])
+    bias = near[:, distance.clamp(0, width - 1)]
+    return bias.masked_fill(((distance < 0) | (distance >= width))[None], float("-inf"))
+
+
+def _near_band(q: Tensor, k: Tensor, v: Tensor, near: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    """Every query against the keys of its band, on the flash kernel with the bias as its mask; (out, lse).
+
+    A block of BLOCK queries sees the BLOCK + W - 1 keys ending at its last query, and every
+    block whose window starts at key 0 or later has the same bias, so those blocks run in one
+    call, stacked along the batch (their key windows overlap: one copy of k and v each). The
+    first blocks, whose window would start before key 0, run as one square call of their own.
+    """
+    B, H, T, D = q.shape
+    width = near.shape[-1]
+    flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    head = min(T, BLOCK * max(1, math.ceil((width - 1) / BLOCK)))  # queries whose window would start before key 0
+    out, lse = flash(q[..., :head, :], k[..., :head, :], v[..., :head, :], 0.0, False,
+                     attn_mask=_band_bias(near, head, head)[None], scale=scale)
+    if T == head:
+        return out, lse
+    n_blocks, keys = math.ceil((T - head) / BLOCK), BLOCK + width - 1
+    pad = head + n_blocks * BLOCK - T  # the last block's missing queries and keys: zeros, dropped (keys masked as future)
+
+    def stacked(x: Tensor, first: int, size: int) -> Tensor:  # (n_blocks * B, H, size, D), block-major
+        x = F.pad(x, (0, 0, 0, pad))[..., first:, :].unfold(-2, size, BLOCK)  # (B, H, n_blocks, D, size)
+        return x.permute(2, 0, 1, 4, 3).reshape(n_blocks * B, H, size, D)
+
+    first_key = head - width + 1
+    block_out, block_lse = flash(stacked(q, head, BLOCK), stacked(k, first_key, keys), stacked(v, first_key, keys),
+                                 0.0, False, attn_mask=_band_bias(near, BLOCK, keys)[None], scale=scale)
+    block_out = block_out.view(n_blocks, B, H, BLOCK, D).permute(1, 2, 0, 3, 4).reshape(B, H, -1, D)[..., : T - head, :]
+    block_lse = block_lse.view(n_blocks, B, H, BLOCK).permute(1, 2, 0, 3).reshape(B, H, -1)[..., : T - head]
+    return torch.cat([out, block_out], dim=-2), torch.cat([lse, block_lse], dim=-1)
 
 
 def _band(q: Tensor, k: Tensor, near: Tensor, a: int, b: int, scale: float) -> tuple[Tensor, int, Tensor]:
@@ -97,13 +127,7 @@ class _SplitAttention(torch.autograd.Function):
         T, D, width = q.shape[-2], q.shape[-1], near.shape[-1]
         scale = 1.0 / math.sqrt(D)
         far_value = far.view(1, -1, 1)  # (1, H, 1): the bias at every distance >= W
-        out = torch.empty_like(q)
-        lse = torch.empty(q.shape[:-1], dtype=torch.promote_types(q.dtype, torch.float32), device=q.device)  # (B, H, T)
-        for a in range(0, T, BLOCK):
-            b = min(a + BLOCK, T)
-            scores, first, _ = _band(q, k, near, a, b, scale)
-            lse[..., a:b] = torch.logsumexp(scores, dim=-1)
-            out[..., a:b, :] = torch.softmax(scores, dim=-1) @ v[..., first:b, :]
+        out, lse = _near_band(q, k, v, near, scale)
         if T > width:
             far_out, far_lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
                 q[..., width:, :], k[..., : T - width, :], v[..., : T - width, :], 0.0, True, scale=scale)

@@ -85,7 +85,7 @@ def test_fold_declines_where_it_would_be_wrong(name):
     assert fold_columns(_inputs(name, t), torch.bfloat16) is None  # positions would round
 
 
-def test_a_bias_that_declares_no_fold_keeps_the_dense_path(monkeypatch):
+def test_a_bias_that_declares_no_fold_is_materialized_and_agrees(monkeypatch):
     name = FOLDING[0]
     model = tiny_model(name, backend="sdpa").eval()
     bias_type = type(model.encoding.attention_bias(torch.float32))
@@ -94,7 +94,7 @@ def test_a_bias_that_declares_no_fold_keeps_the_dense_path(monkeypatch):
         folded = model(tokens)
         monkeypatch.setattr(bias_type, "causal_fold", lambda self, q, k: None)
         built = []
-        real = Inputs._build_dense_mask
-        monkeypatch.setattr(Inputs, "_build_dense_mask", lambda self, dtype: built.append(1) or real(self, dtype))
+        real = Inputs._materialized
+        monkeypatch.setattr(Inputs, "_materialized", lambda self, dtype: built.append(1) or real(self, dtype))
         dense = model(tokens)
     assert built and (folded - dense).abs().max() <= 1e-5

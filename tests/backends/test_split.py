@@ -30,29 +30,23 @@ def _no_dense_mask(monkeypatch):
     monkeypatch.setattr(Inputs, "_build_dense_mask", refuse)
 
 
-@pytest.fixture(autouse=True)
-def split_at_every_length(monkeypatch):
-    """The tests run short sequences: let inference take the split at any length, as training does."""
-    monkeypatch.setattr(split, "INFERENCE_MIN_LEN", 0)
-
-
 def test_some_registered_encoding_splits():
     assert SPLITTING  # otherwise every test below is vacuous
 
 
 @pytest.mark.parametrize("name", SPLITTING)
-def test_short_inference_keeps_the_dense_path_and_training_splits(name, monkeypatch):
+def test_inference_and_training_both_split(name, monkeypatch):
     model = tiny_model(name, backend="sdpa", max_len=512)
     tokens = torch.randint(0, 256, (1, _width(name) + 20))
-    monkeypatch.setattr(split, "INFERENCE_MIN_LEN", tokens.shape[1] + 1)
+    _no_dense_mask(monkeypatch)
     calls = []
     real = split._SplitAttention.apply
     monkeypatch.setattr(split._SplitAttention, "apply", lambda *a: calls.append(1) or real(*a))
     with torch.no_grad():
         model.eval()(tokens)
-    assert not calls  # shorter than INFERENCE_MIN_LEN, no gradient: the dense path
+    assert len(calls) == model.config.n_layers  # every layer of a forward pass, no gradient
     model.train().loss(tokens[:, :-1], tokens[:, 1:]).backward()
-    assert calls  # training splits at any length
+    assert len(calls) == 2 * model.config.n_layers
 
 
 @pytest.mark.parametrize("name", SPLITTING)
@@ -136,7 +130,9 @@ def test_without_the_private_ops_the_dense_path_runs_and_agrees(monkeypatch):
     tokens = torch.randint(0, 256, (1, _width(name) + 5))
     with torch.no_grad():
         fast = model(tokens)
-        monkeypatch.setattr(split, "split_unavailable", lambda device: "no flash ops in this torch")
+        from pe_bench.backends import causal_bias
+        for module in (split, causal_bias):  # neither fused bias path finds the ops
+            monkeypatch.setattr(module, "missing_flash_ops", lambda device: "no flash ops in this torch")
         built = []
         real = Inputs._build_dense_mask
         monkeypatch.setattr(Inputs, "_build_dense_mask", lambda self, dtype: built.append(1) or real(self, dtype))

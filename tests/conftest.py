@@ -72,6 +72,30 @@ def tokens() -> torch.Tensor:
     return torch.randint(0, 256, (2, 24), generator=torch.Generator().manual_seed(1))
 
 
+def exact_in_float64(name: str, T: int, attend, batch: int = 1, tolerance: float = 1e-12) -> None:  # noqa: ANN001
+    """``attend(q, k, v, bias)`` (a fast path) against autograd through softmax(QK^T/sqrt(D) + bias, causal) V,
+    in float64 with the encoding's parameters drawn at random: the output to 1e-12, every gradient
+    (q, k, v and the encoding's parameters) to ``tolerance``."""
+    import math
+
+    enc = tiny_encoding(name, max_len=512).double()
+    with torch.no_grad():
+        for p in enc.parameters():
+            p.normal_(0, 1.0)
+    q, k, v = (torch.randn(batch, 4, T, 8, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    params = [p for p in enc.parameters() if p.requires_grad]
+    pos = torch.arange(T)
+    dense = enc.attention_bias(torch.float64).materialize(pos, pos).masked_fill(pos[None, :] > pos[:, None], -math.inf)
+    reference = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(8) + dense, -1) @ v
+    d_out = torch.randn_like(reference)
+    expected = torch.autograd.grad(reference, (q, k, v, *params), d_out, allow_unused=True)
+    out = attend(q, k, v, enc.attention_bias(torch.float64))  # a bias of its own: its graph is not the reference's
+    got = torch.autograd.grad(out, (q, k, v, *params), d_out, allow_unused=True)
+    assert (out - reference).abs().max() <= 1e-12
+    for a, b in zip(got, expected):
+        assert (a is None) == (b is None) and (a is None or (a - b).abs().max() <= tolerance)
+
+
 def sdpa_training_matches_eager(name: str, tokens, refuse_dense_mask, loss_tolerance: float) -> None:  # noqa: ANN001
     """One training step of ``name`` on eager and on sdpa (after ``refuse_dense_mask()``, which makes
     building the dense mask fail): the losses agree to ``loss_tolerance``, every gradient to 1e-4."""

@@ -24,10 +24,10 @@ def invoke(*args: str):
 
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory) -> Path:
-    """compare on the tiny preset, every suite, trimmed to one backend, one task and two lengths."""
+    """compare on the tiny preset, every suite, trimmed to one backend, one task and two lengths (L and 8L)."""
     out = tmp_path_factory.mktemp("compare")
     result = invoke("compare", "--preset", "tiny", "--backends", "sdpa", "--modes", "inference",
-                    "--tasks", "copy", "--eval-lens", "16,64", "--no-plots", "--out", str(out))
+                    "--tasks", "copy", "--eval-lens", "16,128", "--no-plots", "--out", str(out))
     assert result.exit_code == 0, result.output
     return out
 

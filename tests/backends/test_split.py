@@ -2,7 +2,6 @@
 against eager (outputs and every gradient, the bias's own included), no dense mask, the
 flash kernel, and the dense path wherever the split's assumptions fail."""
 
-import math
 
 import pytest
 import torch
@@ -13,7 +12,7 @@ from pe_bench.backends.inputs import AttentionInputs as Inputs
 from pe_bench.check.models import decode
 from pe_bench.encodings import ENCODINGS, Family
 
-from conftest import sdpa_training_matches_eager, sharpened, tiny_encoding, tiny_model
+from conftest import exact_in_float64, sdpa_training_matches_eager, sharpened, tiny_encoding, tiny_model
 
 BIAS_ENCODINGS = [n for n, cls in ENCODINGS.items() if cls.family is Family.BIAS]
 SPLITTING = [n for n in BIAS_ENCODINGS if tiny_encoding(n).attention_bias(torch.float32).far_constant() is not None]
@@ -52,23 +51,8 @@ def test_inference_and_training_both_split(name, monkeypatch):
 @pytest.mark.parametrize("name", SPLITTING)
 def test_split_is_exact_in_float64_with_every_gradient(name):
     """The Function alone against autograd through the dense bias: forward and backward to round-off."""
-    enc = tiny_encoding(name, max_len=512).double()
-    with torch.no_grad():
-        for p in enc.parameters():
-            p.normal_(0, 1.0)
-    T = _width(name) + 150  # far part and more than one band block
-    q, k, v = (torch.randn(1, 4, T, 8, dtype=torch.float64, requires_grad=True) for _ in range(3))
-    params = list(enc.parameters())
-    pos = torch.arange(T)
-    dense = enc.attention_bias(torch.float64).materialize(pos, pos).masked_fill(pos[None, :] > pos[:, None], -math.inf)
-    reference = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(8) + dense, -1) @ v
-    d_out = torch.randn_like(reference)
-    expected = torch.autograd.grad(reference, (q, k, v, *params), d_out)
-    out = split._SplitAttention.apply(q, k, v, *enc.attention_bias(torch.float64).far_constant())
-    got = torch.autograd.grad(out, (q, k, v, *params), d_out)
-    assert (out - reference).abs().max() <= 1e-12
-    for a, b in zip(got, expected):
-        assert (a - b).abs().max() <= 1e-12
+    T = _width(name) + 150  # far part and more than one band block, the last one ragged
+    exact_in_float64(name, T, lambda q, k, v, bias: split._SplitAttention.apply(q, k, v, *bias.far_constant()))
 
 
 @pytest.mark.parametrize("name", SPLITTING)

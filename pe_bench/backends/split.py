@@ -68,13 +68,14 @@ def split_attention(q: Tensor, k: Tensor, v: Tensor, inputs: AttentionInputs) ->
     return _SplitAttention.apply(q, k, v, near.to(q.dtype), far.to(q.dtype))
 
 
-def _band_bias(near: Tensor, n_queries: int, n_keys: int) -> Tensor:
-    """(H, n_queries, n_keys) bias of queries against the n_keys keys ending at the last query, -inf outside the band."""
+def _band_bias(near: Tensor, n_queries: int, n_keys: int) -> tuple[Tensor, Tensor]:
+    """Queries against the n_keys keys ending at the last query: their (H, n_queries, n_keys) bias,
+    -inf outside the band, and the (n_queries, n_keys) index into ``near`` it was read from."""
     width = near.shape[-1]
     distance = (torch.arange(n_queries, device=near.device)[:, None] + (n_keys - n_queries)
                 - torch.arange(n_keys, device=near.device)[None, :])
-    bias = near[:, distance.clamp(0, width - 1)]
-    return bias.masked_fill(((distance < 0) | (distance >= width))[None], float("-inf"))
+    index = distance.clamp(0, width - 1)
+    return near[:, index].masked_fill(((distance < 0) | (distance >= width))[None], float("-inf")), index
 
 
 def _near_band(q: Tensor, k: Tensor, v: Tensor, near: Tensor, scale: float) -> tuple[Tensor, Tensor]:
@@ -90,7 +91,7 @@ def _near_band(q: Tensor, k: Tensor, v: Tensor, near: Tensor, scale: float) -> t
     flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
     head = min(T, BLOCK * max(1, math.ceil((width - 1) / BLOCK)))  # queries whose window would start before key 0
     out, lse = flash(q[..., :head, :], k[..., :head, :], v[..., :head, :], 0.0, False,
-                     attn_mask=_band_bias(near, head, head)[None], scale=scale)
+                     attn_mask=_band_bias(near, head, head)[0][None], scale=scale)
     if T == head:
         return out, lse
     n_blocks, keys = math.ceil((T - head) / BLOCK), BLOCK + width - 1
@@ -102,7 +103,7 @@ def _near_band(q: Tensor, k: Tensor, v: Tensor, near: Tensor, scale: float) -> t
 
     first_key = head - width + 1
     block_out, block_lse = flash(stacked(q, head, BLOCK), stacked(k, first_key, keys), stacked(v, first_key, keys),
-                                 0.0, False, attn_mask=_band_bias(near, BLOCK, keys)[None], scale=scale)
+                                 0.0, False, attn_mask=_band_bias(near, BLOCK, keys)[0][None], scale=scale)
     block_out = block_out.view(n_blocks, B, H, BLOCK, D).permute(1, 2, 0, 3, 4).reshape(B, H, -1, D)[..., : T - head, :]
     block_lse = block_lse.view(n_blocks, B, H, BLOCK).permute(1, 2, 0, 3).reshape(B, H, -1)[..., : T - head]
     return torch.cat([out, block_out], dim=-2), torch.cat([lse, block_lse], dim=-1)
@@ -110,11 +111,8 @@ def _near_band(q: Tensor, k: Tensor, v: Tensor, near: Tensor, scale: float) -> t
 
 def _band(q: Tensor, k: Tensor, near: Tensor, a: int, b: int, scale: float) -> tuple[Tensor, int, Tensor]:
     """Biased scores of queries [a, b) against the keys in their band; (scores, first key, distance index)."""
-    width = near.shape[-1]
-    first = max(0, a - width + 1)
-    distance = torch.arange(a, b, device=q.device)[:, None] - torch.arange(first, b, device=q.device)[None, :]
-    index = distance.clamp(0, width - 1)  # (b-a, n)
-    bias = near[:, index].masked_fill(((distance < 0) | (distance >= width))[None], float("-inf"))  # (H, b-a, n)
+    first = max(0, a - near.shape[-1] + 1)
+    bias, index = _band_bias(near, b - a, b - first)  # (H, b-a, n), (b-a, n)
     scores = (q[..., a:b, :] @ k[..., first:b, :].transpose(-2, -1)).mul_(scale).add_(bias)  # (B, H, b-a, n)
     return scores, first, index
 

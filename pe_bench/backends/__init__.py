@@ -19,7 +19,7 @@ from pe_bench.backends.eager import eager_attention
 from pe_bench.backends.flex import flex_attention
 from pe_bench.backends.inputs import AttentionInputs
 from pe_bench.backends.sdpa import sdpa_attention, sdpa_dense_attention
-from pe_bench.backends.split import split_unavailable
+from pe_bench.backends.causal_bias import missing_flash_ops
 from pe_bench.errors import InputError
 
 Backend = Callable[[Tensor, Tensor, Tensor, AttentionInputs], Tensor]
@@ -32,14 +32,21 @@ BACKENDS: dict[str, Backend] = {
 }
 
 
-#: backend -> why its fast path for a bias that declares ``far_constant`` cannot run on a device (None: it can)
-FAST_PATH_UNAVAILABLE: dict[str, Callable[[torch.device], str | None]] = {"sdpa": split_unavailable}
+#: backend -> why its fast paths for a bias that does not fold cannot run on a device (None: they can)
+FAST_PATH_UNAVAILABLE: dict[str, Callable[[torch.device], str | None]] = {"sdpa": missing_flash_ops}
 
 
 def fast_path_note(backend: str, bias: object, device: torch.device) -> str:
-    """A row's note when ``backend`` falls back to the dense path for ``bias`` on ``device``; else ''."""
-    declared = getattr(bias, "far_constant", None)
-    if backend not in FAST_PATH_UNAVAILABLE or declared is None or declared() is None:
+    """A row's note when ``backend`` falls back to the dense path for ``bias`` on ``device``; else ''.
+
+    A bias that folds (``causal_fold``) runs the public SDPA on any device; every other bias
+    reaches the fused kernel through torch's CPU flash ops (split.py, causal_bias.py).
+    """
+    if backend not in FAST_PATH_UNAVAILABLE or bias is None:
+        return ""
+    fold = getattr(bias, "causal_fold", None)  # a duck-typed bias may not have the optional method
+    positions = torch.arange(4)
+    if fold is not None and fold(positions, positions) is not None:
         return ""
     return FAST_PATH_UNAVAILABLE[backend](device) or ""
 

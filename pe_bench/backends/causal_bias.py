@@ -1,8 +1,7 @@
 """A bias as the CPU flash kernel's mask, with its causal flag: the future is skipped, not masked.
 
-Where neither the fold nor the split applies (a bias of every distance, such as KERPLE, FIRE
-or Sandwich, or T5 on an inference pass shorter than the split's threshold), SDPA's dense
-path hands the kernel one float mask with -inf above the diagonal, and the kernel works
+Where neither the fold nor the split applies (a bias of every distance, such as KERPLE, FIRE,
+Sandwich, CoPE or a user's), SDPA's dense path hands the kernel one float mask with -inf above the diagonal, and the kernel works
 through every block of the (Tq, S) square, the future's half included. The CPU flash op
 takes a mask and the causal flag together (``F.scaled_dot_product_attention`` does not);
 then it skips the blocks above the diagonal and reads the bias only below it. Measured on
@@ -42,12 +41,21 @@ def missing_flash_ops(device: torch.device) -> str | None:
     return None
 
 
+def unit_stride(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """``tensors`` with a contiguous last dimension, copied only where it is not.
+
+    The private flash ops assume it and do not check (a transposed view gives wrong numbers,
+    where the public SDPA would copy or pick another kernel)."""
+    return tuple(t if t.stride(-1) == 1 else t.contiguous() for t in tensors)
+
+
 def causal_bias_attention(q: Tensor, k: Tensor, v: Tensor, inputs: AttentionInputs) -> Tensor | None:
     """The flash kernel with the causal flag and the bias alone as its mask, or None where that is not exact."""
     plain_causal = (inputs.causal and inputs.allowed is None and inputs.n_queries == inputs.kv_len
                     and inputs.n_queries > 1)
     if inputs.bias is None or not plain_causal or q.dtype not in BIAS_DTYPES or missing_flash_ops(q.device):
         return None
+    q, k, v = unit_stride(q, k, v)
     bias = inputs.bias_matrix(q.dtype)  # (1 or B, H, T, T)
     scale = 1.0 / math.sqrt(q.shape[-1])
     if bias.requires_grad:

@@ -9,7 +9,8 @@ near band i - W < j <= i their own values. So attention splits into
 - a near band of width W with the bias, on the same kernel with the bias as its mask: a
   block of 128 queries sees the 128 + W - 1 keys ending at its last query, and every block
   has the same (H, 128, 128 + W - 1) bias, so the blocks run in one call, stacked along the
-  batch (never an (H, T, T) tensor; measured on the kernels alone, batch 4, 4 heads, 2
+  batch, and the first block, whose window would start before key 0, in one square call of
+  its own (never an (H, T, T) tensor; measured on the kernels alone, batch 4, 4 heads, 2
   threads, T = 1024 / 2048: head dim 32, 39 / 77 ms by hand in blocks, 20 / 40 ms fused);
 
 merged by log-sum-exp, as ring attention merges blocks. The backward passes the merged
@@ -20,7 +21,7 @@ in every row). Rows i < W see no far key: they are the band's alone.
 
 Used only where that is exact: a plain causal mask over the same, consecutive positions (a
 forward pass or the prefill of an empty cache), float32 or wider, on CPU with torch's
-private flash ops present (``split_unavailable`` says why not otherwise), in inference and
+private flash ops present (``missing_flash_ops`` says why not otherwise), in inference and
 in training alike. Everything else (a decoding step's single query, window and sinks caches,
 explicit masks) keeps the dense path. Shape letters: B batch, H heads, T queries = keys, D head_dim, W band width.
 """
@@ -33,23 +34,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pe_bench.backends.causal_bias import missing_flash_ops
+from pe_bench.backends.causal_bias import missing_flash_ops, unit_stride
 from pe_bench.backends.inputs import AttentionInputs
 
 SPLIT_DTYPES = (torch.float32, torch.float64)
 BLOCK = 128  # queries per band block: each block sees the 128 + W - 1 keys ending at its last query
 
 
-def split_unavailable(device: torch.device) -> str | None:
-    """Why the split cannot run on ``device`` in this torch, or None when it can."""
-    return missing_flash_ops(device)
-
-
 def split_plan(inputs: AttentionInputs, q: Tensor) -> tuple[Tensor, Tensor] | None:
     """The bias's (near, far) values when the split is exact for this step, else None."""
     declared = getattr(inputs.bias, "far_constant", None)  # a duck-typed bias may not have the optional method
     far = declared() if declared is not None else None
-    if far is None or q.dtype not in SPLIT_DTYPES or split_unavailable(q.device) is not None:
+    if far is None or q.dtype not in SPLIT_DTYPES or missing_flash_ops(q.device) is not None:
         return None
     if not inputs.causal or inputs.allowed is not None or inputs.n_queries != inputs.kv_len or inputs.n_queries < 2:
         return None
@@ -65,17 +61,19 @@ def split_attention(q: Tensor, k: Tensor, v: Tensor, inputs: AttentionInputs) ->
     if plan is None:
         return None
     near, far = plan
-    return _SplitAttention.apply(q, k, v, near.to(q.dtype), far.to(q.dtype))
+    return _SplitAttention.apply(*unit_stride(q, k, v), near.to(q.dtype), far.to(q.dtype))
 
 
-def _band_bias(near: Tensor, n_queries: int, n_keys: int) -> tuple[Tensor, Tensor]:
-    """Queries against the n_keys keys ending at the last query: their (H, n_queries, n_keys) bias,
-    -inf outside the band, and the (n_queries, n_keys) index into ``near`` it was read from."""
+def _distance(n_queries: int, n_keys: int, device: torch.device) -> Tensor:
+    """(n_queries, n_keys) query-key distances of queries against the n_keys keys ending at the last query."""
+    return (torch.arange(n_queries, device=device)[:, None] + (n_keys - n_queries)
+            - torch.arange(n_keys, device=device)[None, :])
+
+
+def _band_bias(near: Tensor, distance: Tensor) -> Tensor:
+    """(H, *distance.shape): the band's bias at each distance, -inf outside the band (the future, or W and beyond)."""
     width = near.shape[-1]
-    distance = (torch.arange(n_queries, device=near.device)[:, None] + (n_keys - n_queries)
-                - torch.arange(n_keys, device=near.device)[None, :])
-    index = distance.clamp(0, width - 1)
-    return near[:, index].masked_fill(((distance < 0) | (distance >= width))[None], float("-inf")), index
+    return near[:, distance.clamp(0, width - 1)].masked_fill(((distance < 0) | (distance >= width))[None], float("-inf"))
 
 
 def _near_band(q: Tensor, k: Tensor, v: Tensor, near: Tensor, scale: float) -> tuple[Tensor, Tensor]:
@@ -91,7 +89,7 @@ def _near_band(q: Tensor, k: Tensor, v: Tensor, near: Tensor, scale: float) -> t
     flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
     head = min(T, BLOCK * max(1, math.ceil((width - 1) / BLOCK)))  # queries whose window would start before key 0
     out, lse = flash(q[..., :head, :], k[..., :head, :], v[..., :head, :], 0.0, False,
-                     attn_mask=_band_bias(near, head, head)[0][None], scale=scale)
+                     attn_mask=_band_bias(near, _distance(head, head, q.device))[None], scale=scale)
     if T == head:
         return out, lse
     n_blocks, keys = math.ceil((T - head) / BLOCK), BLOCK + width - 1
@@ -103,7 +101,7 @@ def _near_band(q: Tensor, k: Tensor, v: Tensor, near: Tensor, scale: float) -> t
 
     first_key = head - width + 1
     block_out, block_lse = flash(stacked(q, head, BLOCK), stacked(k, first_key, keys), stacked(v, first_key, keys),
-                                 0.0, False, attn_mask=_band_bias(near, BLOCK, keys)[0][None], scale=scale)
+                                 0.0, False, attn_mask=_band_bias(near, _distance(BLOCK, keys, q.device))[None], scale=scale)
     block_out = block_out.view(n_blocks, B, H, BLOCK, D).permute(1, 2, 0, 3, 4).reshape(B, H, -1, D)[..., : T - head, :]
     block_lse = block_lse.view(n_blocks, B, H, BLOCK).permute(1, 2, 0, 3).reshape(B, H, -1)[..., : T - head]
     return torch.cat([out, block_out], dim=-2), torch.cat([lse, block_lse], dim=-1)
@@ -112,13 +110,13 @@ def _near_band(q: Tensor, k: Tensor, v: Tensor, near: Tensor, scale: float) -> t
 def _band(q: Tensor, k: Tensor, near: Tensor, a: int, b: int, scale: float) -> tuple[Tensor, int, Tensor]:
     """Biased scores of queries [a, b) against the keys in their band; (scores, first key, distance index)."""
     first = max(0, a - near.shape[-1] + 1)
-    bias, index = _band_bias(near, b - a, b - first)  # (H, b-a, n), (b-a, n)
-    scores = (q[..., a:b, :] @ k[..., first:b, :].transpose(-2, -1)).mul_(scale).add_(bias)  # (B, H, b-a, n)
-    return scores, first, index
+    distance = _distance(b - a, b - first, q.device)  # (b-a, n)
+    scores = (q[..., a:b, :] @ k[..., first:b, :].transpose(-2, -1)).mul_(scale).add_(_band_bias(near, distance))
+    return scores, first, distance.clamp(0, near.shape[-1] - 1)  # scores (B, H, b-a, n)
 
 
 class _SplitAttention(torch.autograd.Function):
-    """Far part on the flash kernel, near band by hand, merged by log-sum-exp; exact gradients."""
+    """Far part and near band on the flash kernel, merged by log-sum-exp; exact gradients (the band's by hand)."""
 
     @staticmethod
     def forward(ctx, q: Tensor, k: Tensor, v: Tensor, near: Tensor, far: Tensor) -> Tensor:  # noqa: ANN001

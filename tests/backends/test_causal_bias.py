@@ -96,3 +96,32 @@ def test_declines_where_it_would_be_wrong(name):
 def test_unavailable_names_the_reason():
     assert causal_bias.missing_flash_ops(torch.device("cpu")) is None
     assert "cuda" in causal_bias.missing_flash_ops(torch.device("cuda"))
+
+
+@pytest.mark.parametrize("name", BIAS_ENCODINGS)
+def test_a_row_on_a_backend_whose_fast_path_cannot_run_gets_a_note(name, monkeypatch):
+    from pe_bench.backends import FAST_PATH_UNAVAILABLE, fast_path_note
+
+    bias = tiny_encoding(name).attention_bias(torch.float32)
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    folds = bias.causal_fold(torch.arange(4), torch.arange(4)) is not None  # the public SDPA, any device
+    assert fast_path_note("sdpa", bias, cpu) == "" and fast_path_note("sdpa", None, cpu) == ""
+    assert ("cuda" in fast_path_note("sdpa", bias, cuda)) == (not folds)
+    monkeypatch.setitem(FAST_PATH_UNAVAILABLE, "sdpa", lambda device: "no flash ops in this torch")
+    assert fast_path_note("sdpa", bias, cpu) == ("" if folds else "no flash ops in this torch")
+    assert fast_path_note("eager", bias, cpu) == ""
+
+
+@pytest.mark.parametrize("name", BIAS_ENCODINGS)
+def test_queries_keys_and_values_with_a_strided_last_dimension_agree_with_eager(name):
+    """The private flash ops assume a contiguous last dimension and do not check it."""
+    from pe_bench.backends import BACKENDS
+
+    T = 200
+    q, k, v = (torch.randn(2, 4, 8, T).transpose(-1, -2) for _ in range(3))  # stride(-1) == T
+    pos = torch.arange(T)
+    bias = tiny_encoding(name, max_len=512).attention_bias(torch.float32)
+    inputs = lambda: AttentionInputs(q_pos=pos, k_pos=pos, kv_len=T, causal=True, bias=bias)  # noqa: E731
+    with torch.no_grad():
+        fast, eager = BACKENDS["sdpa"](q, k, v, inputs()), BACKENDS["eager"](q, k, v, inputs())
+    assert (fast - eager).abs().max() <= 1e-5

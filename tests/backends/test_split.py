@@ -122,20 +122,3 @@ def test_without_the_private_ops_the_dense_path_runs_and_agrees(monkeypatch):
         monkeypatch.setattr(Inputs, "_build_dense_mask", lambda self, dtype: built.append(1) or real(self, dtype))
         dense = model(tokens)
     assert built and (fast - dense).abs().max() <= 1e-5
-
-
-def test_unavailable_names_the_reason():
-    assert split.split_unavailable(torch.device("cpu")) is None
-    assert "cuda" in split.split_unavailable(torch.device("cuda"))
-
-
-def test_a_row_on_a_backend_whose_split_cannot_run_gets_a_note(monkeypatch):
-    from pe_bench.backends import FAST_PATH_UNAVAILABLE, fast_path_note
-
-    bias = tiny_encoding(SPLITTING[0]).attention_bias(torch.float32)
-    cpu = torch.device("cpu")
-    assert fast_path_note("sdpa", bias, cpu) == "" and fast_path_note("sdpa", None, cpu) == ""
-    assert "cuda" in fast_path_note("sdpa", bias, torch.device("cuda"))
-    monkeypatch.setitem(FAST_PATH_UNAVAILABLE, "sdpa", lambda device: "no flash ops in this torch")
-    assert fast_path_note("sdpa", bias, cpu) == "no flash ops in this torch"
-    assert fast_path_note("eager", bias, cpu) == ""

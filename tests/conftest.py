@@ -7,6 +7,8 @@ variant at scale 1 is plain RoPE; tests build it at a scale where it differs).
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -76,8 +78,6 @@ def exact_in_float64(name: str, T: int, attend, batch: int = 1, tolerance: float
     """``attend(q, k, v, bias)`` (a fast path) against autograd through softmax(QK^T/sqrt(D) + bias, causal) V,
     in float64 with the encoding's parameters drawn at random: the output to 1e-12, every gradient
     (q, k, v and the encoding's parameters) to ``tolerance``."""
-    import math
-
     enc = tiny_encoding(name, max_len=512).double()
     with torch.no_grad():
         for p in enc.parameters():

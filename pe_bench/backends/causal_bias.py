@@ -51,17 +51,20 @@ def unit_stride(*tensors: Tensor) -> tuple[Tensor, ...]:
 
 def causal_bias_attention(q: Tensor, k: Tensor, v: Tensor, inputs: AttentionInputs) -> Tensor | None:
     """The flash kernel with the causal flag and the bias alone as its mask, or None where that is not exact."""
-    plain_causal = (inputs.causal and inputs.allowed is None and inputs.n_queries == inputs.kv_len
-                    and inputs.n_queries > 1)
+    plain_causal = inputs.causal and inputs.allowed is None and inputs.n_queries == inputs.kv_len
     if inputs.bias is None or not plain_causal or q.dtype not in BIAS_DTYPES or missing_flash_ops(q.device):
         return None
     q, k, v = unit_stride(q, k, v)
     bias = inputs.bias_matrix(q.dtype)  # (1 or B, H, T, T)
-    scale = 1.0 / math.sqrt(q.shape[-1])
     if bias.requires_grad:
         return _CausalFlashWithBias.apply(q, k, v, bias)
+    return _causal_flash(q, k, v, bias)[0]
+
+
+def _causal_flash(q: Tensor, k: Tensor, v: Tensor, bias: Tensor) -> tuple[Tensor, Tensor]:
+    """(out, log-sum-exp) of the CPU flash op with the causal flag and ``bias`` as its mask."""
     return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, True, attn_mask=bias,
-                                                                      scale=scale)[0]
+                                                                      scale=1.0 / math.sqrt(q.shape[-1]))
 
 
 class _CausalFlashWithBias(torch.autograd.Function):
@@ -69,9 +72,7 @@ class _CausalFlashWithBias(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, q: Tensor, k: Tensor, v: Tensor, bias: Tensor) -> Tensor:  # noqa: ANN001
-        scale = 1.0 / math.sqrt(q.shape[-1])
-        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, True, attn_mask=bias,
-                                                                              scale=scale)
+        out, lse = _causal_flash(q, k, v, bias)
         ctx.save_for_backward(q, k, v, bias, out, lse)
         return out
 

@@ -9,7 +9,10 @@ With several ranks (pe_bench/distributed.py):
   together (DDP) and evaluating the same trained model; rank 0 alone writes the rows;
 - under ``--distribute sweep``: the (encoding, seed) jobs are dealt out over the ranks, rank
   r taking jobs r, r + N, r + 2N ...; each trains and evaluates its own alone, and rank 0
-  writes its rows as they come and every other rank's when all are done.
+  writes its rows as they come and every other rank's when all are done. A suite may split
+  its work into phases (``Suite.sweep_phases``: the extrapolation suite evaluates RoPE's
+  scalings once RoPE is trained), each dealt out the same way once every rank has ended the one
+  before.
 
 Nothing here names a suite; the runner calls ``batches`` where it would call ``suite.run``.
 """
@@ -31,12 +34,7 @@ from pe_bench.suites import SUITES
 T = TypeVar("T")
 
 
-def sweep_jobs(encodings: tuple[str, ...], seeds: tuple[int, ...]) -> list[tuple[str, int]]:
-    """The independent training jobs of a sweep: every (encoding, seed) pair, seed by seed."""
-    return [(name, seed) for seed in seeds for name in encodings]
-
-
-def jobs_of(rank: int, world_size: int, jobs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+def jobs_of(rank: int, world_size: int, jobs: list[T]) -> list[T]:
     """Rank ``rank``'s share of ``jobs``: every ``world_size``-th job, starting at its own rank."""
     return jobs[rank::world_size]
 
@@ -76,18 +74,23 @@ def batches(suite: Suite, encodings: tuple[str, ...], settings: Any, context: Ru
 
 def _sweep(suite: Suite, encodings: tuple[str, ...], settings: Any, context: RunContext, world: World
            ) -> Iterator[tuple[Schema, Rows]]:
-    mine = jobs_of(world.rank, world.world_size, sweep_jobs(encodings, settings.seeds))
     alone = replace(context, runtime=replace(context.runtime, world=world.alone()))
-    kept: list[tuple[Schema, Rows]] = []
-    for seed, jobs in itertools.groupby(mine, key=lambda job: job[1]):
-        for batch in suite.run(tuple(name for name, _ in jobs), replace(settings, seeds=(seed,)), alone):
-            if world.is_main:
-                yield batch
-            else:
-                kept.append(batch)
-    world.sync()  # ranks finish their jobs at different times: wait without a time limit
-    for rows_of_rank in world.gather(kept)[1:]:
-        yield from rows_of_rank
+    phases = suite.sweep_phases(encodings, settings)
+    for i, phase in enumerate(phases):
+        ran: list[tuple[Schema, Rows]] = []
+        # a rank's consecutive jobs with the same settings (its encodings of one seed) run as one call
+        for job_settings, jobs in itertools.groupby(jobs_of(world.rank, world.world_size, phase), key=lambda j: j[1]):
+            for batch in suite.run(tuple(name for names, _ in jobs for name in names), job_settings, alone):
+                ran.append(batch)
+                if world.is_main:
+                    yield batch
+        world.sync()  # ranks finish their jobs at different times: wait without a time limit
+        everyone = world.gather(ran)
+        if world.is_main:
+            for rows_of_rank in everyone[1:]:
+                yield from rows_of_rank
+        if i + 1 < len(phases):
+            alone = replace(alone, existing=alone.existing.plus(batch for batches in everyone for batch in batches))
 
 
 def work_alongside(suites: dict[str, Any], encodings: tuple[str, ...], context: RunContext) -> dict:

@@ -24,7 +24,7 @@ name no suite.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -45,6 +45,13 @@ from pe_bench.runtime import Runtime
 from pe_bench.tensorboard import Board, Scalar
 
 Rows = list[dict[str, Any]]
+#: one job of a sweep: (encodings, settings), which one rank runs alone
+Job = tuple[tuple[str, ...], Any]
+
+
+def sweep_jobs(encodings: tuple[str, ...], seeds: tuple[int, ...]) -> list[tuple[str, int]]:
+    """The independent training jobs of a sweep: every (encoding, seed) pair, seed by seed."""
+    return [(name, seed) for seed in seeds for name in encodings]
 
 
 @dataclass
@@ -61,6 +68,16 @@ class Existing:
         columns = list(keys[0])
         saved = set(key_strings(df, columns))
         return all("\x1f".join(key_text(key[c]) for c in columns) in saved for key in keys)
+
+    def plus(self, batches: Iterable[tuple[Schema, Rows]]) -> Existing:
+        """These rows as if saved too: a sweep's later phase skips what any rank measured before it."""
+        tables = dict(self.tables)
+        for schema, rows in batches:
+            if rows:
+                new = pd.DataFrame(rows)
+                old = tables.get(schema.name)
+                tables[schema.name] = new if old is None or not len(old) else pd.concat([old, new], ignore_index=True)
+        return Existing(tables)
 
 
 @dataclass
@@ -137,6 +154,12 @@ class Suite(ABC):
                                        causal=config.causal, **config.encoding_options)
                     except InputError as e:
                         raise InputError(f"the {self.name} suite's model (length {config.max_len}): {e}") from None
+
+    def sweep_phases(self, encodings: tuple[str, ...], settings: Any) -> list[list[Job]]:
+        """Under ``--distribute sweep`` (and ``--jobs``), the work as phases of independent jobs: a phase's
+        jobs are dealt out over the ranks, and the next phase starts once every rank has ended this one,
+        with every row of it seen as saved (``ctx.done``). By default one phase, a job per (encoding, seed)."""
+        return [[((name,), replace(settings, seeds=(seed,))) for name, seed in sweep_jobs(encodings, settings.seeds)]]
 
     def record(self, settings: Any) -> dict[str, Any]:
         """Extra fields for the run's manifest entry (e.g. the corpus and its checksum)."""

@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 from pe_bench import distributed
 from pe_bench.cli import app
 from pe_bench.distributed import World
+from pe_bench.encodings.rope_scaling import ROPE_SCALING
 from pe_bench.errors import InputError
 from pe_bench.runner import execute, plan
 from pe_bench.runtime import make_runtime
@@ -110,9 +111,9 @@ def runs(tmp_path_factory) -> dict[str, tuple[Path, int, str, str]]:
     corpus = small_corpus(root / "corpus.txt")
     run = [*RUN, "--corpus", str(corpus)]
     ddp = torchrun(2, *run, "--encodings", "alibi,sinusoidal", "--out", str(root / "ddp"))
-    sweep = by_hand(2, *run, "--encodings", "alibi,sinusoidal,nope", "--distribute", "sweep",
+    sweep = by_hand(2, *run, "--encodings", "alibi,sinusoidal,nope,rope", "--distribute", "sweep",
                     "--out", str(root / "sweep"))
-    one_process(("alibi", "sinusoidal", "nope"), corpus, root / "one")
+    one_process(("alibi", "sinusoidal", "nope", "rope"), corpus, root / "one")
     results = {"one": (root / "one", 0, "", ""), "ddp": (root / "ddp", *finished(ddp))}
     for rank, process in enumerate(sweep):
         results[f"sweep rank {rank}"] = (root / "sweep", *finished(process))
@@ -166,8 +167,11 @@ def test_rank_zero_alone_writes_and_prints(runs):
 def test_a_sweep_deals_the_jobs_out_and_rank_zero_writes_every_row(runs):
     sweep = runs["sweep"]
     lm = table(sweep, "extrapolation")
-    assert set(lm["encoding"]) == {"alibi", "sinusoidal", "nope"}  # rank 0: alibi, nope; rank 1: sinusoidal
+    # rank 0: alibi, nope; rank 1: sinusoidal, rope; then RoPE's six scalings, three on each rank
+    assert set(lm["encoding"]) == {"alibi", "sinusoidal", "nope", "rope"}
+    assert set(lm["variant"]) == {"alibi", "sinusoidal", "nope", "rope", *ROPE_SCALING}
     assert not lm.duplicated(KEY + ["encoding"]).any()
+    assert not table(sweep, "training").duplicated(["encoding", "step"]).any()  # RoPE trained once
     assert_same_numbers(table(runs["one"], "extrapolation"), lm, KEY, "value")
     (entry,) = json.loads((sweep[0] / "manifest.json").read_text())["runs"]
     assert (entry["world_size"], entry["distribute"]) == (2, "sweep")

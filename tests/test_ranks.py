@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pandas as pd
+
 from pe_bench.distributed import World
-from pe_bench.ranks import batches, from_main, jobs_of, sweep_jobs
+from pe_bench.encodings.rope_scaling import ROPE_SCALING
+from pe_bench.ranks import _sweep, batches, from_main, jobs_of
+from pe_bench.suite import sweep_jobs
 from pe_bench.runtime import make_runtime
 from pe_bench.suite import RunContext
 from pe_bench.suites import SUITES
+from pe_bench.suites.extrapolation import measure
+from pe_bench.training import train
 
 
 def test_every_job_goes_to_exactly_one_rank():
@@ -27,3 +37,42 @@ def test_one_process_runs_the_suite_as_before(tmp_path):
     rows = [r for _, batch in batches(suite, ("rope",), settings, context) for r in batch]
     assert {r["encoding"] for r in rows} == {"rope", "nope"}
     assert from_main(World(), lambda: {"a": 1}) == {"a": 1}
+
+
+@dataclass(frozen=True)
+class RankOfTwo(World):
+    """One rank of a two-rank sweep, run in this process: ``gather`` hands over what the other rank
+    measured in the same phase (recorded in ``measured`` when it ran first), ``sync`` waits for nobody."""
+
+    measured: dict = field(default_factory=dict, compare=False)
+    _phase: Any = field(default_factory=itertools.count, compare=False)
+
+    def sync(self) -> None:
+        pass
+
+    def gather(self, items: list) -> list[list]:
+        phase = next(self._phase)
+        self.measured[(self.rank, phase)] = items
+        return [self.measured.get((rank, phase), []) for rank in range(self.world_size)]
+
+
+def test_a_sweep_trains_rope_once_then_deals_its_scalings_over_the_ranks(tmp_path, monkeypatch):
+    """Rank 1 trains RoPE, rank 0 ALiBi; then the six scalings go three to a rank, on RoPE's checkpoint."""
+    suite = SUITES["extrapolation"]
+    settings = suite.settings("tiny", steps=4, eval_lens=(16, 32))
+    trained = []
+    monkeypatch.setattr(measure, "train", lambda model, *a, **k: trained.append(type(model.encoding).__name__) or train(model, *a, **k))
+    measured: dict = {}
+    yielded = {}
+    for rank in (1, 0):  # rank 1 first: its rows are what rank 0's gather receives from it
+        world = RankOfTwo(rank, 2, backend="gloo", distribute="sweep", measured=measured)
+        context = suite.context(settings, RunContext(replace(make_runtime("cpu"), world=world), tmp_path))
+        yielded[rank] = [row for _, rows in _sweep(suite, ("alibi", "rope"), settings, context, world) for row in rows]
+    assert trained == ["RoPE", "ALiBi"]  # rank 0 evaluated its three scalings on rank 1's RoPE, not a second one
+    assert yielded[1] == []  # rank 0 alone writes
+    scalings_of = {rank: {row["variant"] for schema, rows in measured.get((rank, 1), []) for row in rows
+                          if schema.name == "extrapolation"} for rank in (0, 1)}
+    assert scalings_of == {0: {"rope-pi", "rope-yarn", "rope-llama3"}, 1: {"rope-ntk", "rope-dynamic", "rope-longrope"}}
+    lm = pd.DataFrame(yielded[0]).dropna(subset=["eval_mode"])
+    assert set(lm["variant"]) == {"alibi", "rope", *ROPE_SCALING}
+    assert not lm.duplicated(["variant", "task", "eval_len", "eval_mode", "metric"]).any()  # nothing measured twice

@@ -9,11 +9,12 @@ figures.py draws them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pe_bench.model import ModelConfig
 from pe_bench.runtime import Runtime
-from pe_bench.suite import Suite
+from pe_bench.suite import Job, Suite
 from pe_bench.suites.extrapolation import figures, measure, report, spec
 from pe_bench.suites.extrapolation.spec import EXTRAPOLATION, PRESETS, TRAINING, ExtrapolationSettings
 
@@ -35,6 +36,16 @@ class Extrapolation(Suite):
 
     def model_configs(self, settings: ExtrapolationSettings) -> tuple[ModelConfig, ...]:
         return (settings.model_config(),)
+
+    def sweep_phases(self, encodings: tuple[str, ...], settings: ExtrapolationSettings) -> list[list[Job]]:
+        """Every model trained and evaluated first; then each of RoPE's scalings, at each seed, a job of its
+        own on the RoPE model's checkpoint: the rank that trained RoPE no longer evaluates all six while
+        the others wait."""
+        if "rope" not in encodings or not settings.variants:
+            return super().sweep_phases(encodings, settings)
+        scalings = [(("rope",), replace(settings, seeds=(seed,), variants=(variant,)))
+                    for seed in settings.seeds for variant in settings.variants]
+        return [*super().sweep_phases(encodings, replace(settings, variants=())), scalings]
 
     def run_values(self, settings: ExtrapolationSettings, runtime: Runtime) -> dict[str, Any]:
         return {**super().run_values(settings, runtime), "preset": settings.model, "train_len": settings.train_len,

@@ -81,9 +81,10 @@ def _sweep(suite: Suite, encodings: tuple[str, ...], settings: Any, context: Run
         # a rank's consecutive jobs with the same settings (its encodings of one seed) run as one call
         for job_settings, jobs in itertools.groupby(jobs_of(world.rank, world.world_size, phase), key=lambda j: j[1]):
             for batch in suite.run(tuple(name for names, _ in jobs for name in names), job_settings, alone):
-                ran.append(batch)
                 if world.is_main:
                     yield batch
+                if not world.is_main or i + 1 < len(phases):  # what the next phase, or rank 0, needs
+                    ran.append(batch)
         world.sync()  # ranks finish their jobs at different times: wait without a time limit
         everyone = world.gather(ran)
         if world.is_main:

@@ -13,7 +13,8 @@ with one line in ``pe_bench/suites/__init__.py``. It declares, as class attribut
 
 and implements ``run`` (measure, yielding rows as they finish) and ``render`` (how its rows
 look on the terminal), and where it needs them ``validate``, ``run_values``, ``check``,
-``record``, ``memory`` and ``scalars`` (its rows as TensorBoard scalars). What identifies a run's rows is said once: ``run_values`` gives the
+``record``, ``memory``, ``scalars`` (its rows as TensorBoard scalars) and ``sweep_phases`` (how a
+sweep deals its work out). What identifies a run's rows is said once: ``run_values`` gives the
 values of the tables' ``run_key`` columns, from which both ``--resume`` (``RunContext.done``)
 and the rows a report selects (``selects``) follow.
 
@@ -24,7 +25,7 @@ name no suite.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -60,9 +61,13 @@ class Existing:
 
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
-    def has(self, schema: Schema, keys: list[dict[str, Any]]) -> bool:
-        """True if every key (a dict of column -> value) matches a saved row of ``schema``."""
+    def has(self, schema: Schema, keys: list[dict[str, Any]],
+            where: Callable[[pd.DataFrame], pd.Series] | None = None) -> bool:
+        """True if every key (a dict of column -> value) matches a saved row of ``schema`` (one that
+        ``where`` keeps, if given)."""
         df = self.tables.get(schema.name)
+        if df is not None and where is not None and len(df):
+            df = df[where(df)]
         if df is None or not len(df) or not keys:
             return False
         columns = list(keys[0])
@@ -93,9 +98,10 @@ class RunContext:
     #: ``--tensorboard``: where training hands its steps (``board.steps(run)``); by default nowhere
     board: Board = field(default_factory=Board)
 
-    def done(self, schema: Schema, keys: list[dict[str, Any]]) -> bool:
-        """True if ``--resume`` finds every row of ``keys`` saved: each key gives the columns of
-        ``schema.key`` that vary within a run, the run's values give the rest (``run_key``)."""
+    def done(self, schema: Schema, keys: list[dict[str, Any]],
+             where: Callable[[pd.DataFrame], pd.Series] | None = None) -> bool:
+        """True if ``--resume`` finds every row of ``keys`` saved (among the rows ``where`` keeps): each key
+        gives the columns of ``schema.key`` that vary within a run, the run's values give the rest (``run_key``)."""
         if not self.existing.tables.get(schema.name, pd.DataFrame()).shape[0]:
             return False
         full = [{**{c: self.values[c] for c in schema.run_key}, **key} for key in keys]
@@ -103,7 +109,7 @@ class RunContext:
             if set(key) != set(schema.key):
                 raise TypeError(f"{schema.name}: a resume key names {sorted(key)}, the schema's key "
                                 f"{sorted(schema.key)}")
-        return self.existing.has(schema, full)
+        return self.existing.has(schema, full, where)
 
 
 class Suite(ABC):

@@ -34,6 +34,8 @@ from pe_bench.runtime import Runtime
 
 #: a loss above this (3 x ln 256, three times a uniform guess over bytes) means training diverged
 DIVERGED_LOSS = 3 * math.log(256)
+#: how the note of a training that diverged begins (TrainResult.note; the rows' note column)
+DIVERGED = "training diverged"
 
 
 #: the help of the options every training suite has, under the same name and meaning (options.option)
@@ -188,7 +190,7 @@ def _train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime
         optimizer.step()
         value = world.mean(loss)  # the global batch's loss: every rank takes the same decision below
         if not math.isfinite(value) or value > DIVERGED_LOSS:
-            note = f"training diverged at step {step + 1} (loss {value:.3g})"
+            note = f"{DIVERGED} at step {step + 1} (loss {value:.3g})"
             break
         on_step(step + 1, {"train/loss": value, "train/learning_rate": lr})
         if (step + 1) % config.log_every == 0 or step + 1 == config.steps:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from pe_bench.distributed import World
 from pe_bench.encodings.rope_scaling import ROPE_SCALING
@@ -16,7 +18,7 @@ from pe_bench.runtime import make_runtime
 from pe_bench.suite import RunContext
 from pe_bench.suites import SUITES
 from pe_bench.suites.extrapolation import measure
-from pe_bench.training import train
+from pe_bench.training import DIVERGED, TrainResult, train
 
 
 def test_every_job_goes_to_exactly_one_rank():
@@ -56,23 +58,39 @@ class RankOfTwo(World):
         return [self.measured.get((rank, phase), []) for rank in range(self.world_size)]
 
 
-def test_a_sweep_trains_rope_once_then_deals_its_scalings_over_the_ranks(tmp_path, monkeypatch):
-    """Rank 1 trains RoPE, rank 0 ALiBi; then the six scalings go three to a rank, on RoPE's checkpoint."""
+def diverging(trained: list[str], diverge: str | None):
+    """``train`` that records which encodings it trains, and whose run of ``diverge`` diverges at once."""
+    def train_or_diverge(model, *args, **kwargs):
+        trained.append(type(model.encoding).__name__)
+        if trained[-1] == diverge:
+            return TrainResult([], math.nan, 0.0, note=f"{DIVERGED} at step 1 (loss nan)")
+        return train(model, *args, **kwargs)
+    return train_or_diverge
+
+
+@pytest.mark.parametrize("case", ["trained", "--retrain", "RoPE diverges"])
+def test_a_sweep_trains_rope_once_then_deals_its_scalings_over_the_ranks(case, tmp_path, monkeypatch):
+    """Rank 1 trains RoPE, rank 0 ALiBi; then the six scalings go three to a rank, on RoPE's checkpoint,
+    never a second RoPE (with --retrain too); a RoPE that diverged has no scalings. Rank 1 runs first, so
+    rank 0's gathers receive its rows (rank 1's never receive rank 0's: it needs none of them)."""
     suite = SUITES["extrapolation"]
-    settings = suite.settings("tiny", steps=4, eval_lens=(16, 32))
-    trained = []
-    monkeypatch.setattr(measure, "train", lambda model, *a, **k: trained.append(type(model.encoding).__name__) or train(model, *a, **k))
+    settings = suite.settings("tiny", steps=4, eval_lens=(16, 32), retrain=case == "--retrain")
+    trained: list[str] = []
+    monkeypatch.setattr(measure, "train", diverging(trained, "RoPE" if case == "RoPE diverges" else None))
     measured: dict = {}
     yielded = {}
-    for rank in (1, 0):  # rank 1 first: its rows are what rank 0's gather receives from it
+    for rank in (1, 0):
         world = RankOfTwo(rank, 2, backend="gloo", distribute="sweep", measured=measured)
         context = suite.context(settings, RunContext(replace(make_runtime("cpu"), world=world), tmp_path))
         yielded[rank] = [row for _, rows in _sweep(suite, ("alibi", "rope"), settings, context, world) for row in rows]
-    assert trained == ["RoPE", "ALiBi"]  # rank 0 evaluated its three scalings on rank 1's RoPE, not a second one
+    assert trained == ["RoPE", "ALiBi"]  # rank 0 evaluated its scalings on rank 1's RoPE, not a second one
     assert yielded[1] == []  # rank 0 alone writes
-    scalings_of = {rank: {row["variant"] for schema, rows in measured.get((rank, 1), []) for row in rows
-                          if schema.name == "extrapolation"} for rank in (0, 1)}
-    assert scalings_of == {0: {"rope-pi", "rope-yarn", "rope-llama3"}, 1: {"rope-ntk", "rope-dynamic", "rope-longrope"}}
+    # what rank 1 handed over in the second phase; rank 0 keeps none of its own rows there (nobody needs them)
+    rank_1 = {row["variant"] for schema, rows in measured.get((1, 1), []) for row in rows if schema.name == "extrapolation"}
     lm = pd.DataFrame(yielded[0]).dropna(subset=["eval_mode"])
-    assert set(lm["variant"]) == {"alibi", "rope", *ROPE_SCALING}
     assert not lm.duplicated(["variant", "task", "eval_len", "eval_mode", "metric"]).any()  # nothing measured twice
+    if case == "RoPE diverges":
+        assert rank_1 == set() and set(lm["variant"]) == {"alibi", "rope"}
+        return
+    assert rank_1 == {"rope-ntk", "rope-dynamic", "rope-longrope"}  # the other three: rank 0's
+    assert set(lm["variant"]) == {"alibi", "rope", *ROPE_SCALING}

@@ -39,11 +39,11 @@ class Extrapolation(Suite):
 
     def sweep_phases(self, encodings: tuple[str, ...], settings: ExtrapolationSettings) -> list[list[Job]]:
         """Every model trained and evaluated first; then each of RoPE's scalings, at each seed, a job of its
-        own on the RoPE model's checkpoint: the rank that trained RoPE no longer evaluates all six while
-        the others wait."""
+        own on the checkpoint the first phase saved (never retrained: ``retrain`` off; a RoPE that diverged
+        is skipped), so the rank that trained RoPE no longer evaluates them all while the others wait."""
         if "rope" not in encodings or not settings.variants:
             return super().sweep_phases(encodings, settings)
-        scalings = [(("rope",), replace(settings, seeds=(seed,), variants=(variant,)))
+        scalings = [(("rope",), replace(settings, seeds=(seed,), variants=(variant,), retrain=False))
                     for seed in settings.seeds for variant in settings.variants]
         return [*super().sweep_phases(encodings, replace(settings, variants=())), scalings]
 

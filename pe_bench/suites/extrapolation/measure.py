@@ -36,7 +36,7 @@ from pe_bench.suites.extrapolation.spec import (
     EXTRAPOLATION, STREAM_POLICIES, TRAINING, ExtrapolationSettings, checkpoint,
 )
 from pe_bench.suites.extrapolation.report import board_run
-from pe_bench.training import TrainResult, train
+from pe_bench.training import DIVERGED, TrainResult, train
 
 
 def _row(settings: ExtrapolationSettings, seed: int, corpus: Corpus, runtime: Runtime, params: int,
@@ -168,6 +168,15 @@ def _done_keys(name: str, variant: str, settings: ExtrapolationSettings, seed: i
     return keys
 
 
+def _diverged_before(name: str, settings: ExtrapolationSettings, seed: int, ctx: RunContext) -> bool:
+    """True if the saved rows say this model's training diverged (unless ``--retrain``): the same seed
+    and data would diverge again, so neither a resumed run nor a sweep's scaling jobs train it twice."""
+    keys = [{"encoding": name, "variant": name, "metric": "ppl", "seed": seed, "task": "lm", "eval_len": n,
+             "eval_mode": "nonoverlap", "stride": 0} for n in settings.lengths]
+    return not settings.retrain and ctx.done(EXTRAPOLATION, keys,
+                                             where=lambda df: df["note"].astype(str).str.startswith(DIVERGED))
+
+
 def measure(encodings: tuple[str, ...], settings: ExtrapolationSettings, ctx: RunContext
             ) -> Iterator[tuple[Schema, list]]:
     """Train (or load) and evaluate every encoding at every seed; yield (table, rows) as each one finishes.
@@ -205,6 +214,9 @@ def _run_seed(encodings: tuple[str, ...], settings: ExtrapolationSettings, seed:
     corpus, tokens, sliding_tokens = data.corpus, data.tokens, data.sliding_tokens
     rope_model, rope_diverged = None, False
     for name in encodings:
+        if _diverged_before(name, settings, seed, ctx):
+            rope_diverged |= name == "rope"
+            continue
         if ctx.done(EXTRAPOLATION, _done_keys(name, name, settings, seed, stream=True)):
             continue
         if note := too_shallow(name, settings.model_config()):  # a schedule deeper than the model

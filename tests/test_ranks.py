@@ -86,7 +86,8 @@ def test_a_sweep_trains_rope_once_then_deals_its_scalings_over_the_ranks(case, t
     assert trained == ["RoPE", "ALiBi"]  # rank 0 evaluated its scalings on rank 1's RoPE, not a second one
     assert yielded[1] == []  # rank 0 alone writes
     # what rank 1 handed over in the second phase; rank 0 keeps none of its own rows there (nobody needs them)
-    rank_1 = {row["variant"] for schema, rows in measured.get((1, 1), []) for row in rows if schema.name == "extrapolation"}
+    rank_1 = {row["variant"] for schema, rows in measured.get((1, 1), []) for row in rows
+              if schema.name == "extrapolation"}
     lm = pd.DataFrame(yielded[0]).dropna(subset=["eval_mode"])
     assert not lm.duplicated(["variant", "task", "eval_len", "eval_mode", "metric"]).any()  # nothing measured twice
     if case == "RoPE diverges":

@@ -74,7 +74,7 @@ class ExtrapolationSettings:
 
 PRESETS: dict[str, ExtrapolationSettings] = {
     "tiny": ExtrapolationSettings("tiny", train_len=16, steps=40, batch_size=8, lr=3e-3, eval_tokens=1024,
-                                  sliding_tokens=512, stream_factor=4),
+                                  sliding_tokens=512, stream_factor=2),
     # about 20 s of training per encoding and seed on 2 CPU cores (410K tokens at ~20K tokens/s): one seed
     # keeps quick quick, and so it has no intervals; --seeds 3 gives them at three times the time
     "quick": ExtrapolationSettings("quick", train_len=64, steps=400, batch_size=16, lr=2e-3, sliding_tokens=2048),

@@ -33,7 +33,7 @@ def corpus(tmp_path_factory) -> Path:
 def _short_tiny():
     """The tiny preset with less to evaluate: streaming decodes token by token, the slowest part here."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(PRESETS, "tiny", replace(PRESETS["tiny"], stream_factor=2, eval_tokens=256, sliding_tokens=128))
+        patch.setitem(PRESETS, "tiny", replace(PRESETS["tiny"], eval_tokens=256, sliding_tokens=128))
         yield
 
 

@@ -9,10 +9,11 @@ With several ranks (pe_bench/distributed.py):
   together (DDP) and evaluating the same trained model; rank 0 alone writes the rows;
 - under ``--distribute sweep``: the (encoding, seed) jobs are dealt out over the ranks, rank
   r taking jobs r, r + N, r + 2N ...; each trains and evaluates its own alone, and rank 0
-  writes its rows as they come and every other rank's when all are done. A suite may split
-  its work into phases (``Suite.sweep_phases``: the extrapolation suite evaluates RoPE's
-  scalings once RoPE is trained), each dealt out the same way once every rank has ended the one
-  before.
+  writes its rows as they come and every other rank's when all are done (until then each
+  other rank keeps its own on disk, so that a run cut off loses none: results/pending.py).
+  A suite may split its work into phases (``Suite.sweep_phases``: the extrapolation suite
+  evaluates RoPE's scalings once RoPE is trained), each dealt out the same way once every
+  rank has ended the one before.
 
 Nothing here names a suite; the runner calls ``batches`` where it would call ``suite.run``.
 """
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 from pe_bench.distributed import World
 from pe_bench.jobs import solo_threads, suite_runtime
 from pe_bench.progress import Progress
+from pe_bench.results import pending
 from pe_bench.results.schema import Schema
 from pe_bench.suite import Existing, Rows, RunContext, Suite
 from pe_bench.suites import SUITES
@@ -85,11 +87,14 @@ def _sweep(suite: Suite, encodings: tuple[str, ...], settings: Any, context: Run
                     yield batch
                 if not world.is_main or i + 1 < len(phases):  # what the next phase, or rank 0, needs
                     ran.append(batch)
+                if not world.is_main:  # on disk too: a run cut off before the phase ends keeps them
+                    pending.keep(pending.path_for(context.out, suite.name, i, world.rank), ran)
         world.sync()  # ranks finish their jobs at different times: wait without a time limit
         everyone = world.gather(ran)
         if world.is_main:
             for rows_of_rank in everyone[1:]:
                 yield from rows_of_rank
+            pending.forget(context.out, suite.name, i)  # written now (the runner saves each batch it is given)
         if i + 1 < len(phases):
             alone = replace(alone, existing=alone.existing.plus(batch for batches in everyone for batch in batches))
 

@@ -39,7 +39,7 @@ from pe_bench.machine import busy_notice, machine_load
 from pe_bench.options import check_seed
 from pe_bench.progress import Progress
 from pe_bench.ranks import batches, from_main, work_alongside
-from pe_bench.results import manifest
+from pe_bench.results import manifest, pending
 from pe_bench.results.files import remove_stale_temporaries
 from pe_bench.results.folder import check_writable_folder, claim, locked
 from pe_bench.results.summary import SummaryPart, run_notes, write_report
@@ -169,6 +169,9 @@ def execute(run_plan: Plan, progress: Progress | None = None, command: list[str]
     claim(run_plan.out)
     with locked(run_plan.out, _quoted(command), on_wait):
         remove_stale_temporaries(run_plan.out)  # left by a run that was killed (its pid is gone)
+        kept = pending.merge(run_plan.out, all_schemas())  # rows another rank of a sweep cut off had finished
+        _notice(run_plan, f"{kept} rows that a cut-off sweep's other ranks had finished are now in the tables "
+                          f"({run_plan.out / pending.FOLDER}/)" if kept else None)
         return _execute(run_plan, progress, command)
 
 

@@ -174,6 +174,7 @@ def test_a_sweep_deals_the_jobs_out_and_rank_zero_writes_every_row(runs):
     assert_same_numbers(table(runs["one"], "extrapolation"), lm, KEY, "value")
     (entry,) = json.loads((sweep[0] / "manifest.json").read_text())["runs"]
     assert (entry["world_size"], entry["distribute"]) == (2, "sweep")
+    assert not (sweep[0] / "pending").exists()  # rank 1 kept its rows there until rank 0 had written them
 
 
 @pytest.mark.parametrize("rank", [0, 1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from pe_bench.distributed import World
 from pe_bench.encodings.rope_scaling import ROPE_SCALING
 from pe_bench.ranks import _sweep, batches, from_main, jobs_of
+from pe_bench.results import pending
 from pe_bench.suite import sweep_jobs
 from pe_bench.runtime import make_runtime
 from pe_bench.suite import RunContext
@@ -83,6 +85,13 @@ def test_a_sweep_trains_rope_once_then_deals_its_scalings_over_the_ranks(case, t
         world = RankOfTwo(rank, 2, backend="gloo", distribute="sweep", measured=measured)
         context = suite.context(settings, RunContext(replace(make_runtime("cpu"), world=world), tmp_path))
         yielded[rank] = [row for _, rows in _sweep(suite, ("alibi", "rope"), settings, context, world) for row in rows]
+        if rank == 1:  # rank 1 kept every row it handed over on disk as well, each phase in its own file
+            kept = {path.name: json.loads(path.read_text()) for path in (tmp_path / pending.FOLDER).iterdir()}
+            assert kept == {f"extrapolation-phase{phase}-rank1.json": [
+                {"table": schema.name, "rows": json.loads(json.dumps(rows, default=float))}
+                for schema, rows in measured[(1, phase)] if rows] for phase in (0, 1) if measured[(1, phase)]}
+            assert kept["extrapolation-phase0-rank1.json"]  # RoPE's rows at least
+    assert not (tmp_path / pending.FOLDER).exists()  # rank 0 wrote them all: nothing left pending
     assert trained == ["RoPE", "ALiBi"]  # rank 0 evaluated its scalings on rank 1's RoPE, not a second one
     assert yielded[1] == []  # rank 0 alone writes
     # what rank 1 handed over in the second phase; rank 0 keeps none of its own rows there (nobody needs them)

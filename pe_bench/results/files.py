@@ -21,7 +21,7 @@ from pathlib import Path
 from pe_bench.errors import OutputError
 
 #: the subfolders of a results folder that pe-bench writes into atomically
-SUBFOLDERS = ("plots", "checkpoints")
+SUBFOLDERS = ("plots", "checkpoints", "pending")
 
 _TEMPORARY = re.compile(r"\.(?P<target>.+)\.pe-bench\.(?P<pid>[1-9][0-9]{0,9})\.[0-9a-f]{8}\.tmp")
 
@@ -123,7 +123,7 @@ def _pid_is_running(pid: int) -> bool:
 def remove_stale_temporaries(folder: Path) -> list[Path]:
     """Delete the temporaries that killed pe-bench processes left in ``folder``; return them.
 
-    Looks in ``folder`` and its ``plots/`` and ``checkpoints/`` subfolders, at regular files
+    Looks in ``folder`` and its subfolders (``SUBFOLDERS``), at regular files
     named like ``atomic_target``'s temporaries only, and deletes those whose process is no
     longer running. A running process's temporaries and every other file (a user's
     ``.notes.tmp`` included) are never touched. A folder that is missing or cannot be read,

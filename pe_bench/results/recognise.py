@@ -13,8 +13,8 @@ pe-bench's by what it holds, never by its name alone:
 Some entries are pe-bench's but prove nothing on their own: ``manifest.json`` (a corrupt one
 is moved aside later, with a notice saying why), ``manifest.json.corrupt-*``, pe-bench's
 temporaries, ``plots/`` holding only figures (``.png``, ``.svg``), ``checkpoints/`` holding
-only checkpoints (``.pt``), and a
-subfolder that is itself a results folder of pe-bench's (``results/`` holds some: one level
+only checkpoints (``.pt``), ``pending/`` holding only the rows a cut-off sweep kept (``.json``:
+pending.py), and a subfolder that is itself a results folder of pe-bench's (``results/`` holds some: one level
 down, no further). A folder is pe-bench's when at least one file is recognised by its content
 and every other entry is one of those (``classify``).
 """
@@ -111,7 +111,7 @@ def is_pe_bench_file(path: Path, tables: dict[str, set[str]] | None = None) -> b
 
 
 #: what pe-bench keeps in each subfolder it writes (besides its marker, lock and temporaries)
-SUBFOLDER_FILES = {"plots": (".png", ".svg"), "checkpoints": (".pt",)}
+SUBFOLDER_FILES = {"plots": (".png", ".svg"), "checkpoints": (".pt",), "pending": (".json",)}
 _OWN_IN_SUBFOLDERS = (".pe-bench", ".pe-bench.lock")
 
 

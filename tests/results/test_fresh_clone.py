@@ -56,6 +56,8 @@ def clone(tmp_path: Path) -> Path:
     folder = tmp_path / "clone" / "results" / "run"
     assert not (folder / MARKER).exists() and (folder / "speed.csv").is_file()  # git dropped the marker
     (folder / "checkpoints").mkdir()  # a run's checkpoints (also ignored by git), made since
+    (folder / "pending").mkdir()  # and the rows a sweep's rank 1 kept when that run was cut off
+    (folder / "pending" / "extrapolation-phase0-rank1.json").write_text("[]")
     return folder
 
 

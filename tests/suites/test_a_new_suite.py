@@ -14,8 +14,10 @@ import pe_bench
 from pe_bench.errors import InputError
 from pe_bench.figures.common import FigureSpec
 from pe_bench.options import check_int, option, options_of
+from pe_bench.results import pending
 from pe_bench.results.schema import MACHINE_KEY, OUTCOME_COLUMNS, RUN_COLUMNS, Schema, integer, number, text
 from pe_bench.results.summary import decimal
+from pe_bench.session import Reporter
 from pe_bench.suite import RunContext, Suite, SummaryPart, with_nope
 from pe_bench.suites import SUITES
 
@@ -100,3 +102,25 @@ def test_a_resume_key_that_drifts_from_the_schema_is_caught(registered, tmp_path
     assert ctx.done(TOY, [{"encoding": "rope"}])
     with pytest.raises(TypeError, match="schema's key"):
         ctx.done(TOY, [{"encoding": "rope", "value": 1.0}])
+
+
+def test_rows_a_cut_off_sweeps_other_rank_kept_are_written_before_resume_looks(registered, tmp_path):
+    """A sweep's rank 1 keeps its rows in pending/ until rank 0 writes them (ranks.py); a run cut off
+    between the two leaves them there, and the next run writes them into the table before anything else."""
+    pe_bench.run("rope", "toy", "tiny", device="cpu", out=tmp_path, size=5)
+    rope = pd.read_csv(tmp_path / "toy.csv").set_index("encoding").loc["rope"].to_dict()
+    pending.keep(pending.path_for(tmp_path, "toy", 0, 1), [(TOY, [{**rope, "encoding": "alibi", "value": 7.0}])])
+    told = Told()
+    pe_bench.run("rope,alibi", "toy", "tiny", device="cpu", out=tmp_path, size=5, resume=True, reporter=told)
+    assert MEASURED == ["nope", "rope"]  # alibi's row was there once the kept rows were written: not measured
+    assert pd.read_csv(tmp_path / "toy.csv").set_index("encoding").loc["alibi", "value"] == 7.0
+    assert not (tmp_path / pending.FOLDER).exists()
+    assert any("1 rows that a cut-off sweep's other ranks had finished" in notice for notice in told.notices)
+
+
+class Told(Reporter):
+    def __init__(self) -> None:
+        self.notices: list[str] = []
+
+    def notice(self, text: str) -> None:
+        self.notices.append(text)

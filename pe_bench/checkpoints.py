@@ -30,9 +30,12 @@ from pe_bench.errors import InputError
 from pe_bench.model import ModelConfig, Transformer
 from pe_bench.results.files import atomic_target
 from pe_bench.runtime import Runtime
-from pe_bench.training import TrainConfig, TrainResult
+from pe_bench.training import Snapshots, TrainConfig, TrainResult
 
 FORMAT = 2  # bump when training or the model changes in a way the identity does not capture
+#: how often a training run keeps its state part-way (training.Snapshots): a standard model's (about 40 MB
+#: with its optimizer) takes well under a second to write, and a run cut off loses at most this much training
+SNAPSHOT_EVERY_S = 300.0
 
 
 def identity(encoding: str, model_config: ModelConfig, train_config: TrainConfig, corpus_checksum: str,
@@ -58,8 +61,42 @@ def path_for(folder: Path, ident: dict) -> Path:
     return folder / f"{ident['encoding']}-L{ident['train']['train_len']}-{key_of(ident)}.pt"
 
 
+def partial_path(path: Path) -> Path:
+    """Where the training of the checkpoint at ``path`` keeps its state part-way (``snapshots``)."""
+    return path.with_suffix(".partial.pt")
+
+
+def snapshots(path: Path, ident: dict, fresh: bool = False, every_s: float | None = None) -> Snapshots:
+    """Training's state part-way, kept beside the checkpoint it will become (``partial_path``) and
+    removed when that checkpoint is saved (``save``). ``fresh`` (``--retrain``): the state found is
+    not used (the next one kept replaces it). A state that cannot be read or was kept for another
+    identity is not used either: training starts at step 0, as it would have without it.
+    ``every_s``: how often one is kept (None: ``SNAPSHOT_EVERY_S``)."""
+    partial = partial_path(path)
+
+    def load() -> dict | None:
+        if fresh:
+            return None
+        try:
+            with paths.open_regular(partial) as f:
+                payload = torch.load(f, map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile,
+                ValueError):
+            return None
+        return payload["state"] if isinstance(payload, dict) and payload.get("key") == key_of(ident) else None
+
+    def keep(state: dict) -> None:
+        with atomic_target(partial) as tmp:
+            with open(tmp, "wb") as f:
+                torch.save({"key": key_of(ident), "state": state}, f)
+
+    return Snapshots(load, keep, lambda: partial.unlink(missing_ok=True),
+                     SNAPSHOT_EVERY_S if every_s is None else every_s)
+
+
 def save(path: Path, ident: dict, model: Transformer, result: TrainResult) -> None:
-    """Write atomically: a temporary file in the same folder, then a rename."""
+    """Write atomically: a temporary file in the same folder, then a rename; the state its training
+    kept part-way (``snapshots``) is removed then."""
     # stored as JSON sees it (tuples as lists), which is what load compares it with
     payload = {"identity": json.loads(json.dumps(ident, default=str)), "key": key_of(ident),
                "state_dict": model.state_dict(),
@@ -67,6 +104,7 @@ def save(path: Path, ident: dict, model: Transformer, result: TrainResult) -> No
     with atomic_target(path) as tmp:
         with open(tmp, "wb") as f:  # a file object: a full disk is an OSError, not torch's RuntimeError
             torch.save(payload, f)
+    partial_path(path).unlink(missing_ok=True)
 
 
 def check_folder(folder: Path) -> None:

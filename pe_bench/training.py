@@ -87,6 +87,25 @@ def sample_batch(data: Tensor, length: int, batch_size: int, generator: torch.Ge
     return windows[:, :-1], windows[:, 1:]
 
 
+@dataclass(frozen=True)
+class Snapshots:
+    """Where a training run keeps its state part-way, so that a run cut off (a job's time limit, a
+    machine lost, Ctrl-C) goes on from there instead of from step 0 (``checkpoints.snapshots`` makes
+    one beside a model's checkpoint; the default keeps nothing).
+
+    ``load`` gives the last state kept (None: start at step 0), ``keep`` writes one, ``discard``
+    removes it. A state is kept at a logged step once ``every_s`` seconds have passed since the
+    last (or since training began), and holds everything the next step depends on: the weights,
+    the optimizer's moments, the batch generator and torch's random state, the step and the curve
+    so far. So a run that goes on from it takes exactly the steps an uncut run would have taken.
+    """
+
+    load: Callable[[], dict | None] = lambda: None
+    keep: Callable[[dict], None] = lambda state: None
+    discard: Callable[[], None] = lambda: None
+    every_s: float = math.inf
+
+
 #: draws one batch from the generator: inputs (B, T), targets (B, T), positions (T,) or None
 #: (0..T-1), loss mask (B, T): bool (the targets that count), float (each target's weight) or None (every target)
 Sampler = Callable[[torch.Generator], tuple[Tensor, Tensor, Tensor | None, Tensor | None]]
@@ -125,10 +144,12 @@ def _parallel(model: Transformer, runtime: Runtime) -> nn.Module:
 
 def train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime: Runtime,
           advance: Callable[..., None] = lambda n=1, **f: None, sampler: Sampler | None = None,
-          on_step: OnStep = lambda step, values: None) -> TrainResult:
+          on_step: OnStep = lambda step, values: None, snapshots: Snapshots = Snapshots()) -> TrainResult:
     """Train ``model`` in place on the byte stream ``data``, or on ``sampler``'s batches if given;
     stops early if the loss diverges. ``on_step`` gets every step's loss and learning rate
-    (``--tensorboard``: pe_bench/tensorboard.py).
+    (``--tensorboard``: pe_bench/tensorboard.py). ``snapshots``: where the state part-way is kept
+    and found again (a training that diverged discards it); not under DDP, whose ranks would have
+    to agree on one.
 
     Under DDP every rank must call this with the same arguments; the loss reported (and the
     divergence check) is the global batch's, the same on every rank.
@@ -137,7 +158,8 @@ def train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime:
     try:
         if runtime.device.type == "cuda" and model.config.train_backend:  # the large preset: flex, with its backward
             model.backend = model.config.train_backend
-        return _train(model, data, config, runtime, advance, sampler, on_step)
+        return _train(model, data, config, runtime, advance, sampler, on_step,
+                      Snapshots() if runtime.world.collective else snapshots)
     finally:
         model.backend = backend
 
@@ -150,7 +172,8 @@ def _autocast(model: Transformer, runtime: Runtime) -> AbstractContextManager:
 
 
 def _train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime: Runtime,
-           advance: Callable[..., None], sampler: Sampler | None, on_step: OnStep) -> TrainResult:
+           advance: Callable[..., None], sampler: Sampler | None, on_step: OnStep, snapshots: Snapshots
+           ) -> TrainResult:
     world = runtime.world
     if world.collective:  # rank 0 may still be writing the last model's rows: wait for it without a time limit
         world.sync()
@@ -161,9 +184,13 @@ def _train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime
     model.train()
     curve: list[dict[str, float]] = []
     tokens = config.batch_size * config.train_len  # with a sampler: an upper bound (its lengths vary up to this)
-    start = last = time.perf_counter()
+    first, earlier = 0, 0.0  # the step to start at, the seconds spent before it (in runs cut off)
+    if (state := snapshots.load()) is not None:
+        first, earlier, curve = _restore(state, model, optimizer, generator)
+        advance(first)
+    start = last = kept = time.perf_counter()
     note = ""
-    for step in range(config.steps):
+    for step in range(first, config.steps):
         lr = learning_rate(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -199,7 +226,30 @@ def _train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime
             curve.append({"step": step + 1, "loss": value, "tokens_per_s": steps_done * tokens / (now - last)})
             last = now
             advance(steps_done, loss=f"{value:.3f}")
-    seconds = time.perf_counter() - start
+            if now - kept >= snapshots.every_s and step + 1 < config.steps:
+                snapshots.keep(_state(step + 1, earlier + now - start, curve, model, optimizer, generator))
+                kept = time.perf_counter()  # the time it took to write is not the next interval's
+    seconds = earlier + time.perf_counter() - start
     model.eval()
+    if note:
+        snapshots.discard()  # the same state would diverge again
     done = curve[-1]["step"] if curve else 0
     return TrainResult(curve, done * tokens / seconds if seconds else math.nan, seconds, note)
+
+
+def _state(step: int, seconds: float, curve: list[dict[str, float]], model: Transformer,
+           optimizer: torch.optim.Optimizer, generator: torch.Generator) -> dict:
+    """Everything the steps after ``step`` depend on (Snapshots); its tensors are the model's and the optimizer's
+    own, which the next step changes: ``keep`` writes (or copies) them at once."""
+    return {"step": step, "seconds": seconds, "curve": list(curve), "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "rng": torch.get_rng_state()}
+
+
+def _restore(state: dict, model: Transformer, optimizer: torch.optim.Optimizer, generator: torch.Generator
+             ) -> tuple[int, float, list[dict[str, float]]]:
+    """Put a kept state back; the step to go on from, the seconds spent before it, the curve so far."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["rng"])
+    return state["step"], state["seconds"], list(state["curve"])

@@ -150,7 +150,8 @@ def trained_model(name: str, settings: ExtrapolationSettings, seed: int, corpus:
     label = f"train {name}" + (f" seed {seed}" if len(settings.seeds) > 1 else "")
     with ctx.progress.task(label, total=settings.steps) as advance:
         result = train(model, corpus.train, settings.train_config(seed), runtime, advance,
-                       on_step=ctx.board.steps(board_run(name, seed)))
+                       on_step=ctx.board.steps(board_run(name, seed)),
+                       snapshots=checkpoints.snapshots(path, ident, fresh=settings.retrain))
     if not result.diverged and world.saves_checkpoints:
         checkpoints.save(path, ident, model, result)
     return model, result

@@ -71,7 +71,8 @@ def trained_model(name: str, task: str, randomized: bool, seed: int, settings: T
     variant = variant_name(name, randomized)
     with ctx.progress.task(f"train {variant} on {task}, seed {seed}", total=config.steps) as advance:
         result = train(model, None, config, runtime, advance, sampler=batches,
-                       on_step=ctx.board.steps(board_run(name, variant, task, seed)))
+                       on_step=ctx.board.steps(board_run(name, variant, task, seed)),
+                       snapshots=checkpoints.snapshots(path, ident, fresh=settings.retrain))
     if not result.diverged:
         checkpoints.save(path, ident, model, result)
     return model, result

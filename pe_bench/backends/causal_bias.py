@@ -12,8 +12,8 @@ Used for a plain causal step over the same slots (a forward pass or the prefill 
 cache), float32 or float64, on CPU with torch's private flash ops. The bias is still an
 (H, Tq, S) tensor, built once per forward pass. A bias that needs a gradient gets it here
 as in sdpa.py's ``_SDPAWithLearnedBias``: the kernel's backward op gives q, k and v theirs,
-and the bias's, dS = P * (dP - rowsum(dO * O)), is computed a block of queries at a time
-from the saved log-sum-exp over the keys at or before each query. Shape letters: B batch,
+and the bias's, dS (score_gradient.py), is computed a block of queries at a time from the
+saved log-sum-exp over the keys at or before each query. Shape letters: B batch,
 H heads, T queries = keys, D head_dim.
 """
 
@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from pe_bench.backends.inputs import AttentionInputs
+from pe_bench.backends.score_gradient import block_score_gradient, row_dots, shared_by_batch
 
 BIAS_DTYPES = (torch.float32, torch.float64)
 CHUNK = 256  # query rows per block of the bias's gradient: bounds its extra memory to (B, H, 256, T)
@@ -84,12 +85,12 @@ class _CausalFlashWithBias(torch.autograd.Function):
         dq, dk, dv = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
             d_out, q, k, v, out, lse, 0.0, True, attn_mask=bias, scale=scale)
         d_bias = torch.zeros_like(bias)  # (1 or B, H, T, T); zero above the diagonal
-        delta = (d_out * out).sum(-1, keepdim=True)  # (B, H, T, 1)
+        dots = row_dots(d_out, out)  # (B, H, T, 1)
         for a in range(0, q.shape[-2], CHUNK):
             b = min(a + CHUNK, q.shape[-2])  # queries [a, b) see keys [0, b)
             scores = (q[..., a:b, :] @ k[..., :b, :].transpose(-2, -1)).mul_(scale).add_(bias[..., a:b, :b])
             future = torch.arange(a, b, device=q.device)[:, None] < torch.arange(b, device=q.device)[None, :]
             p = torch.exp(scores.sub_(lse[..., a:b, None])).masked_fill_(future, 0.0)  # (B, H, b-a, b)
-            d_scores = (d_out[..., a:b, :] @ v[..., :b, :].transpose(-2, -1)).sub_(delta[..., a:b, :]).mul_(p)
-            d_bias[..., a:b, :b] = d_scores.sum(0, keepdim=True) if bias.shape[0] == 1 else d_scores
+            d_scores = block_score_gradient(p, d_out[..., a:b, :], v[..., :b, :], dots[..., a:b, :])
+            d_bias[..., a:b, :b] = shared_by_batch(d_scores, bias.shape[0])
         return dq, dk, dv, d_bias

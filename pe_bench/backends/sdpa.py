@@ -24,6 +24,7 @@ from torch import Tensor
 from pe_bench.backends.causal_bias import causal_bias_attention
 from pe_bench.backends.fold import folded_attention
 from pe_bench.backends.inputs import AttentionInputs, valid_keys
+from pe_bench.backends.score_gradient import block_score_gradient, row_dots, shared_by_batch
 from pe_bench.backends.split import split_attention
 
 
@@ -81,13 +82,12 @@ class _SDPAWithLearnedBias(torch.autograd.Function):
         ctx.graph = None
         scale = 1.0 / math.sqrt(q.shape[-1])
         d_mask = torch.zeros_like(mask)  # (1 or B, H, Tq, S)
-        delta = (d_out * out).sum(-1, keepdim=True)  # (B, H, Tq, 1)
+        dots = row_dots(d_out, out)  # (B, H, Tq, 1)
         for a in range(0, q.shape[-2], _SDPAWithLearnedBias.CHUNK):
             b = min(a + _SDPAWithLearnedBias.CHUNK, q.shape[-2])
             n = k.shape[-2] if ctx.past is None else min(k.shape[-2], b + ctx.past)  # keys visible to the block
             scores = q[..., a:b, :] @ k[..., :n, :].transpose(-2, -1)  # (B, H, b-a, n)
             p = torch.softmax(scores.mul_(scale).add_(mask[..., a:b, :n]), dim=-1)
-            d_scores = d_out[..., a:b, :] @ v[..., :n, :].transpose(-2, -1)  # dP, then dS in place
-            d_scores.sub_(delta[..., a:b, :]).mul_(p)
-            d_mask[..., a:b, :n] = d_scores.sum(0, keepdim=True) if mask.shape[0] == 1 else d_scores
+            d_scores = block_score_gradient(p, d_out[..., a:b, :], v[..., :n, :], dots[..., a:b, :])
+            d_mask[..., a:b, :n] = shared_by_batch(d_scores, mask.shape[0])
         return dq, dk, dv, d_mask, None

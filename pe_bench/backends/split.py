@@ -36,6 +36,7 @@ from torch import Tensor
 
 from pe_bench.backends.causal_bias import missing_flash_ops, unit_stride
 from pe_bench.backends.inputs import AttentionInputs
+from pe_bench.backends.score_gradient import block_score_gradient, row_dots
 
 SPLIT_DTYPES = (torch.float32, torch.float64)
 BLOCK = 128  # queries per band block: each block sees the 128 + W - 1 keys ending at its last query
@@ -152,13 +153,13 @@ class _SplitAttention(torch.autograd.Function):
             dq[..., width:, :] += far_dq
             dk[..., : T - width, :] += far_dk
             dv[..., : T - width, :] += far_dv
-        delta = (d_out * out).sum(-1, keepdim=True)  # (B, H, T, 1)
+        dots = row_dots(d_out, out)  # (B, H, T, 1)
         for a in range(0, T, BLOCK):
             b = min(a + BLOCK, T)
             scores, first, index = _band(q, k, near, a, b, scale)
             p = torch.exp(scores - lse[..., a:b, None])  # the merged softmax's band entries
             dv[..., first:b, :] += p.transpose(-2, -1) @ d_out[..., a:b, :]
-            d_scores = (d_out[..., a:b, :] @ v[..., first:b, :].transpose(-2, -1)).sub_(delta[..., a:b, :]).mul_(p)
+            d_scores = block_score_gradient(p, d_out[..., a:b, :], v[..., first:b, :], dots[..., a:b, :])
             dq[..., a:b, :] += (d_scores @ k[..., first:b, :]) * scale
             dk[..., first:b, :] += (d_scores.transpose(-2, -1) @ q[..., a:b, :]) * scale
             per_head = d_scores.sum(0)  # (H, b-a, n): the bias is shared by the batch

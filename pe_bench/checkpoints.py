@@ -69,13 +69,14 @@ def partial_path(path: Path) -> Path:
 def snapshots(path: Path, ident: dict, fresh: bool = False, every_s: float | None = None) -> Snapshots:
     """Training's state part-way, kept beside the checkpoint it will become (``partial_path``) and
     removed when that checkpoint is saved (``save``). ``fresh`` (``--retrain``): the state found is
-    not used (the next one kept replaces it). A state that cannot be read or was kept for another
+    removed, not used. A state that cannot be read or was kept for another
     identity is not used either: training starts at step 0, as it would have without it.
     ``every_s``: how often one is kept (None: ``SNAPSHOT_EVERY_S``)."""
     partial = partial_path(path)
 
     def load() -> dict | None:
-        if fresh:
+        if fresh:  # --retrain: an earlier state is of no use to anyone now
+            partial.unlink(missing_ok=True)
             return None
         try:
             with paths.open_regular(partial) as f:

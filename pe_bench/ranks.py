@@ -105,6 +105,7 @@ def work_alongside(suites: dict[str, Any], encodings: tuple[str, ...], context: 
     It writes nothing and returns no rows (an empty dict): rank 0 writes them all.
     """
     context = replace(context, progress=Progress(), existing=Existing(from_main(context.runtime.world, dict)))
+    pending.discard(context.out, context.runtime.world.rank)  # rank 0 has merged what it could see (results/pending.py)
     for name, settings in suites.items():
         for _ in batches(SUITES[name], encodings, settings, context):
             pass

@@ -120,6 +120,7 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
     check_writable_folder(out)
     load_tables(out)  # every table a run reads or rewrites (the summary reads them all) must be valid
     check_figures_folder(out / "plots")
+    pending.check(out, all_schemas())  # the rows a cut-off sweep's other ranks kept: written first (execute)
     for suite in chosen:
         suite.check_encodings(encodings, settings[suite.name])
         suite.check(encodings, settings[suite.name], out, runtime)
@@ -170,9 +171,11 @@ def execute(run_plan: Plan, progress: Progress | None = None, command: list[str]
     with locked(run_plan.out, _quoted(command), on_wait):
         remove_stale_temporaries(run_plan.out)  # left by a run that was killed (its pid is gone)
         kept = pending.merge(run_plan.out, all_schemas())  # rows another rank of a sweep cut off had finished
-        _notice(run_plan, f"{kept} rows that a cut-off sweep's other ranks had finished are now in the tables "
-                          f"({run_plan.out / pending.FOLDER}/)" if kept else None)
-        return _execute(run_plan, progress, command)
+        _notice(run_plan, f"rows that a cut-off sweep's other ranks had finished are now in the tables: {kept} "
+                          f"(from {run_plan.out / pending.FOLDER}/)" if kept else None)
+        rows = _execute(run_plan, progress, command)
+        pending.remove_if_empty(run_plan.out)  # every phase has ended: no other rank writes there now
+        return rows
 
 
 def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | None) -> dict[str, pd.DataFrame]:

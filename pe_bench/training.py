@@ -97,7 +97,8 @@ class Snapshots:
     removes it. A state is kept at a logged step once ``every_s`` seconds have passed since the
     last (or since training began), and holds everything the next step depends on: the weights,
     the optimizer's moments, the batch generator and torch's random state, the step and the curve
-    so far. So a run that goes on from it takes exactly the steps an uncut run would have taken.
+    so far. So a run that goes on from it takes the steps an uncut run would have taken (on CPU
+    to the last bit: tests/test_training.py).
     """
 
     load: Callable[[], dict | None] = lambda: None
@@ -185,7 +186,7 @@ def _train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime
     curve: list[dict[str, float]] = []
     tokens = config.batch_size * config.train_len  # with a sampler: an upper bound (its lengths vary up to this)
     first, earlier = 0, 0.0  # the step to start at, the seconds spent before it (in runs cut off)
-    if (state := snapshots.load()) is not None:
+    if (state := snapshots.load()) is not None and _fits(state, model):
         first, earlier, curve = _restore(state, model, optimizer, generator)
         advance(first)
     start = last = kept = time.perf_counter()
@@ -228,7 +229,7 @@ def _train(model: Transformer, data: Tensor | None, config: TrainConfig, runtime
             advance(steps_done, loss=f"{value:.3f}")
             if now - kept >= snapshots.every_s and step + 1 < config.steps:
                 snapshots.keep(_state(step + 1, earlier + now - start, curve, model, optimizer, generator))
-                kept = time.perf_counter()  # the time it took to write is not the next interval's
+                last = kept = time.perf_counter()  # the time it took to write is not the next interval's
     seconds = earlier + time.perf_counter() - start
     model.eval()
     if note:
@@ -243,6 +244,14 @@ def _state(step: int, seconds: float, curve: list[dict[str, float]], model: Tran
     own, which the next step changes: ``keep`` writes (or copies) them at once."""
     return {"step": step, "seconds": seconds, "curve": list(curve), "model": model.state_dict(),
             "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "rng": torch.get_rng_state()}
+
+
+def _fits(state: dict, model: Transformer) -> bool:
+    """True if the kept weights have the model's names and shapes (a user's encoding edited since, with a
+    parameter more or less, does not: its training starts at step 0 rather than failing on every rerun)."""
+    ours = model.state_dict()
+    kept = state.get("model", {})
+    return kept.keys() == ours.keys() and all(kept[name].shape == ours[name].shape for name in ours)
 
 
 def _restore(state: dict, model: Transformer, optimizer: torch.optim.Optimizer, generator: torch.Generator

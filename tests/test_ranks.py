@@ -13,7 +13,7 @@ import pytest
 
 from pe_bench.distributed import World
 from pe_bench.encodings.rope_scaling import ROPE_SCALING
-from pe_bench.ranks import _sweep, batches, from_main, jobs_of
+from pe_bench.ranks import _sweep, batches, from_main, jobs_of, work_alongside
 from pe_bench.results import pending
 from pe_bench.suite import sweep_jobs
 from pe_bench.runtime import make_runtime
@@ -91,7 +91,7 @@ def test_a_sweep_trains_rope_once_then_deals_its_scalings_over_the_ranks(case, t
                 {"table": schema.name, "rows": json.loads(json.dumps(rows, default=float))}
                 for schema, rows in measured[(1, phase)] if rows] for phase in (0, 1) if measured[(1, phase)]}
             assert kept["extrapolation-phase0-rank1.json"]  # RoPE's rows at least
-    assert not (tmp_path / pending.FOLDER).exists()  # rank 0 wrote them all: nothing left pending
+    assert list((tmp_path / pending.FOLDER).iterdir()) == []  # rank 0 wrote them all: nothing left pending
     assert trained == ["RoPE", "ALiBi"]  # rank 0 evaluated its scalings on rank 1's RoPE, not a second one
     assert yielded[1] == []  # rank 0 alone writes
     # what rank 1 handed over in the second phase; rank 0 keeps none of its own rows there (nobody needs them)
@@ -104,3 +104,13 @@ def test_a_sweep_trains_rope_once_then_deals_its_scalings_over_the_ranks(case, t
         return
     assert rank_1 == {"rope-ntk", "rope-dynamic", "rope-longrope"}  # the other three: rank 0's
     assert set(lm["variant"]) == {"alibi", "rope", *ROPE_SCALING}
+
+
+def test_another_rank_discards_the_rows_it_kept_in_an_earlier_run_once_rank_0_has_merged(tmp_path, monkeypatch):
+    """Where rank 0 shares the folder it merged them before the run began; where it does not, nobody will."""
+    monkeypatch.setattr("pe_bench.ranks.from_main", lambda world, load: load())
+    pending.keep(pending.path_for(tmp_path, "tasks", 0, 1), [])
+    pending.keep(pending.path_for(tmp_path, "tasks", 0, 2), [])
+    world = World(1, 3, backend="gloo", distribute="sweep")
+    work_alongside({}, ("rope",), RunContext(replace(make_runtime("cpu"), world=world), tmp_path))
+    assert [p.name for p in (tmp_path / pending.FOLDER).iterdir()] == ["tasks-phase0-rank2.json"]

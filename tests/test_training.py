@@ -6,12 +6,14 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
 import torch
 
 from pe_bench import checkpoints, training
+from pe_bench.distributed import World
 from pe_bench.model import build_model, preset
 from pe_bench.runtime import make_runtime
 from pe_bench.training import DIVERGED, Snapshots, TrainConfig, train
@@ -63,6 +65,7 @@ def test_a_run_cut_off_goes_on_from_its_last_state_to_the_weights_of_a_run_never
     seen.clear()
     result = train(again, DATA, TRAIN, RUNTIME, sampler=sampler, on_step=cut_at(0, seen), snapshots=snapshots)
     assert seen == list(range(7, 13))  # went on from step 6
+    assert len(result.curve) == len(expected.curve)
     assert result.curve == [{**point, "tokens_per_s": mine["tokens_per_s"]}
                             for point, mine in zip(expected.curve, result.curve)]  # the same losses, step by step
     for (name, a), b in zip(whole.state_dict().items(), again.state_dict().values()):
@@ -104,7 +107,6 @@ def test_the_state_is_kept_beside_the_checkpoint_and_gone_when_the_checkpoint_is
     partial = checkpoints.partial_path(path)
     assert partial.name.endswith(".partial.pt") and partial.parent == path.parent
     assert checkpoints.snapshots(path, IDENT).load()["step"] == 4
-    assert checkpoints.snapshots(path, IDENT, fresh=True).load() is None  # --retrain starts at step 0
     other = checkpoints.identity("rope", CONFIG, TRAIN, "another corpus", RUNTIME)
     assert checkpoints.snapshots(path, other).load() is None  # kept for another model
     model = build_model("rope", CONFIG, seed=1)
@@ -113,6 +115,36 @@ def test_the_state_is_kept_beside_the_checkpoint_and_gone_when_the_checkpoint_is
     assert seen[0] == 5
     checkpoints.save(path, IDENT, model, result)
     assert path.exists() and not partial.exists()
+
+
+def test_retrain_starts_at_step_0_and_removes_the_state_an_earlier_run_kept(tmp_path):
+    path = checkpoints.path_for(tmp_path, IDENT)
+    checkpoints.snapshots(path, IDENT).keep({"step": 4})
+    assert checkpoints.snapshots(path, IDENT).load() == {"step": 4}
+    assert checkpoints.snapshots(path, IDENT, fresh=True).load() is None
+    assert not checkpoints.partial_path(path).exists()
+
+
+def test_a_state_whose_weights_are_another_models_is_not_used():
+    """A user's encoding edited since (a parameter more): its training starts at step 0 instead of failing."""
+    snapshots, kept = in_memory()
+    with pytest.raises(Cut):
+        train(build_model("kerple-log", CONFIG, seed=1), DATA, TRAIN, RUNTIME, on_step=cut_at(5, []),
+              snapshots=snapshots)
+    seen: list[int] = []
+    train(build_model("rope", CONFIG, seed=1), DATA, TRAIN, RUNTIME, on_step=cut_at(0, seen), snapshots=snapshots)
+    assert seen[0] == 1
+
+
+def test_ranks_training_one_model_together_keep_no_state(monkeypatch):
+    """Under DDP every rank would have to agree on the state to go on from: none is kept or used."""
+    handed = []
+    monkeypatch.setattr(training, "_train", lambda *args: handed.append(args[-1]))
+    snapshots, _ = in_memory()
+    ddp = replace(RUNTIME, world=World(0, 2, backend="gloo", distribute="ddp"))
+    for runtime in (ddp, replace(RUNTIME, world=World(0, 2, backend="gloo", distribute="sweep"))):
+        train(build_model("rope", CONFIG), DATA, TRAIN, runtime, snapshots=snapshots)
+    assert handed == [Snapshots(), snapshots]
 
 
 def test_a_state_that_cannot_be_read_is_not_used(tmp_path):
@@ -140,10 +172,16 @@ def test_every_suite_that_trains_keeps_its_state_beside_its_checkpoint(tmp_path,
         partials.append([p.name for p in (tmp_path / "checkpoints").glob("*.partial.pt")])
         return result
 
+    made = []
+    real = checkpoints.snapshots
+    monkeypatch.setattr(checkpoints, "snapshots", lambda *args, **kw: made.append(kw) or real(*args, **kw))
     ctx = RunContext(RUNTIME, tmp_path)
     for module in (lm, tasks):
         monkeypatch.setattr(module, "train", train_and_look)
-    lm.trained_model("rope", SUITES["extrapolation"].settings("tiny", steps=20), 0, Corpus("toy", 1, len(DATA), "c", DATA, DATA[:100]), ctx)
-    tasks.trained_model("alibi", "copy", False, 0, SUITES["tasks"].settings("tiny", steps=20), ctx)
-    assert [[name.split("-")[0] for name in names] for names in partials] == [["rope"], ["alibi"]]  # kept part-way
+    corpus = Corpus("toy", 1, len(DATA), "c", DATA, DATA[:100])
+    for retrain in (False, True):
+        lm.trained_model("rope", SUITES["extrapolation"].settings("tiny", steps=20, retrain=retrain), 0, corpus, ctx)
+        tasks.trained_model("alibi", "copy", False, 0, SUITES["tasks"].settings("tiny", steps=20, retrain=retrain), ctx)
+    assert [[name.split("-")[0] for name in names] for names in partials] == [["rope"], ["alibi"]] * 2  # kept part-way
     assert list((tmp_path / "checkpoints").glob("*.partial.pt")) == []  # and removed with the checkpoint's save
+    assert [kw["fresh"] for kw in made] == [False, False, True, True]  # --retrain: from step 0

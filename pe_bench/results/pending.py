@@ -7,17 +7,23 @@ standard preset's models. So each such rank also keeps what it has finished in a
 own, ``pending/<suite>-phase<i>-rank<r>.json`` (one writer per file, rewritten atomically after
 every batch), and:
 
-- rank 0 removes a phase's files once it has written that phase's rows (``forget``);
+- rank 0 removes a phase's files once it has written that phase's rows (``forget``; the
+  folder itself is left to the run's end, ``remove_if_empty``: another rank may be starting
+  its next phase's file in it);
 - a run that finds files left by a run cut off writes their rows into the tables first,
-  before it reads anything (``merge``), then removes them: they are finished rows like any other.
+  before it reads the saved rows (``merge``), then removes them: they are finished rows like any other;
+- on machines that do not share the output folder, rank 0 never sees another rank's files:
+  that rank removes its own when its next run begins (``discard``), so old rows never
+  overwrite newer ones there. Such a sweep cut off keeps only rank 0's rows (docs/cluster.md).
 
 A file holds ``[{"table": <schema name>, "rows": [<row dict>, ...]}, ...]`` (JSON; NaN as
-Python's json writes it).
+Python's json writes it); only files named as ``path_for`` names them count.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -30,6 +36,7 @@ from pe_bench.results.tables import upsert
 #: the subfolder of a results folder that holds them
 FOLDER = "pending"
 SUFFIX = ".json"
+_NAME = re.compile(r"[a-z0-9_]+-phase[0-9]+-rank[1-9][0-9]*\.json")
 
 Batch = tuple[Schema, list[dict[str, Any]]]
 
@@ -37,6 +44,26 @@ Batch = tuple[Schema, list[dict[str, Any]]]
 def path_for(out: Path, suite: str, phase: int, rank: int) -> Path:
     """Where rank ``rank`` keeps the rows it finished in phase ``phase`` of suite ``suite``."""
     return Path(out) / FOLDER / f"{suite}-phase{phase}-rank{rank}{SUFFIX}"
+
+
+def is_kept_name(name: str) -> bool:
+    """True for a file name ``path_for`` makes (what ``merge`` reads and folder recognition accepts)."""
+    return _NAME.fullmatch(name) is not None
+
+
+def check(out: Path, schemas: dict[str, Schema]) -> None:
+    """Before any work: ``out/pending`` is a folder (or absent), so that another rank can keep its rows there,
+    and every file a cut-off run left in it holds rows that ``merge`` can write (``schemas``: every table by name)."""
+    folder = Path(out) / FOLDER
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise InputError(f"{folder} is not a folder; pe-bench keeps the rows of a sweep's other ranks there until "
+                         f"they are written: move it away or give another --out")
+    for path in _kept_files(folder):
+        _read(path, schemas)
+
+
+def _kept_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob(f"*{SUFFIX}") if is_kept_name(p.name)) if folder.is_dir() else []
 
 
 def _plain(value: Any) -> Any:
@@ -53,16 +80,23 @@ def keep(path: Path, batches: Iterable[Batch]) -> None:
 
 
 def forget(out: Path, suite: str, phase: int) -> None:
-    """Remove every rank's file of this phase (rank 0 has written their rows), and the folder once empty."""
-    folder = Path(out) / FOLDER
-    for path in folder.glob(f"{suite}-phase{phase}-rank*{SUFFIX}"):
+    """Remove every rank's file of this phase: rank 0 has written their rows."""
+    for path in (Path(out) / FOLDER).glob(f"{suite}-phase{phase}-rank*{SUFFIX}"):
         path.unlink(missing_ok=True)
-    _remove_if_empty(folder)
 
 
-def _remove_if_empty(folder: Path) -> None:
+def discard(out: Path, rank: int) -> None:
+    """Remove what rank ``rank`` (not 0) kept in an earlier run: where the folder is shared, rank 0 merged
+    it before this run began; where it is not, nobody ever will, and its rows are older than the tables'."""
+    for path in (Path(out) / FOLDER).glob(f"*-rank{rank}{SUFFIX}"):
+        if is_kept_name(path.name):
+            path.unlink(missing_ok=True)
+
+
+def remove_if_empty(out: Path) -> None:
+    """Remove the folder once no file is pending (when no other rank can be writing in it)."""
     try:
-        folder.rmdir()
+        (Path(out) / FOLDER).rmdir()
     except OSError:  # missing, or holding something: left as it is
         pass
 
@@ -70,6 +104,9 @@ def _remove_if_empty(folder: Path) -> None:
 def _read(path: Path, schemas: dict[str, Schema]) -> list[Batch]:
     try:
         records = json.loads(path.read_text())
+        if not isinstance(records, list) or not all(isinstance(r, dict) and isinstance(r["rows"], list)
+                                                    for r in records):
+            raise TypeError("not a list of {table, rows}")
         return [(schemas[record["table"]], record["rows"]) for record in records]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise InputError(f"{path} holds no rows pe-bench kept ({type(e).__name__}: {e}); move it out of the "
@@ -80,13 +117,12 @@ def merge(out: Path, schemas: dict[str, Schema]) -> int:
     """Write the rows of every file a run cut off left in ``out/pending/`` into their tables, then remove the
     files; the number of rows written. ``schemas``: every table by name."""
     folder = Path(out) / FOLDER
-    paths = sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() and not folder.is_symlink() else []
-    found = [(path, _read(path, schemas)) for path in paths]  # every file read before any table changes
+    found = [(path, _read(path, schemas)) for path in _kept_files(folder)]  # every file read before any table changes
     written = 0
     for path, batches in found:
         for schema, rows in batches:
             upsert(out, schema, rows)
             written += len(rows)
         path.unlink()
-    _remove_if_empty(folder)
+    remove_if_empty(out)
     return written

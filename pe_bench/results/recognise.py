@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pe_bench.results.claims import COLUMNS as CLAIM_COLUMNS
+from pe_bench.results import pending
 from pe_bench.results.files import SUBFOLDERS, is_temporary_name
 from pe_bench.results.schema import REQUIRED
 
@@ -111,18 +112,22 @@ def is_pe_bench_file(path: Path, tables: dict[str, set[str]] | None = None) -> b
 
 
 #: what pe-bench keeps in each subfolder it writes (besides its marker, lock and temporaries)
-SUBFOLDER_FILES = {"plots": (".png", ".svg"), "checkpoints": (".pt",), "pending": (".json",)}
+SUBFOLDER_FILES: dict[str, Callable[[str], bool]] = {
+    "plots": lambda name: name.endswith((".png", ".svg")),
+    "checkpoints": lambda name: name.endswith(".pt"),
+    "pending": pending.is_kept_name,
+}
 _OWN_IN_SUBFOLDERS = (".pe-bench", ".pe-bench.lock")
 
 
 def _own_subfolder(path: Path) -> bool:
-    """``plots/`` or ``checkpoints/``, a real folder, holding nothing but what pe-bench writes there."""
+    """``plots/``, ``checkpoints/`` or ``pending/``, a real folder, holding nothing but what pe-bench writes there."""
     if path.name not in SUBFOLDERS or path.is_symlink() or not path.is_dir():
         return False
-    suffixes = SUBFOLDER_FILES.get(path.name, ())
+    ours = SUBFOLDER_FILES.get(path.name, lambda name: False)
     try:
         return all(entry.name in _OWN_IN_SUBFOLDERS or is_temporary_name(entry.name)
-                   or (entry.name.endswith(suffixes) and entry.is_file(follow_symlinks=False))
+                   or (ours(entry.name) and entry.is_file(follow_symlinks=False))
                    for entry in os.scandir(path))
     except OSError:
         return False

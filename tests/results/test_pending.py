@@ -41,9 +41,38 @@ def test_keeping_again_rewrites_the_whole_phase_and_forget_removes_only_that_pha
     pending.keep(later, [(TABLE, rows("alibi", 16))])
     pending.forget(tmp_path, "tasks", 0)
     assert not first.exists() and later.exists()
-    assert pending.merge(tmp_path, SCHEMAS) == 1
+    pending.forget(tmp_path, "tasks", 1)
+    # the folder stays: another rank may be between making it and opening its next phase's file in it
+    assert (tmp_path / pending.FOLDER).is_dir()
+    pending.remove_if_empty(tmp_path)  # the run's end: nobody else writes there then
+    assert not (tmp_path / pending.FOLDER).exists()
     pending.keep(first, [(TABLE, rows("rope", 16)), (TABLE, rows("rope", 32))])
     assert pending.merge(tmp_path, SCHEMAS) == 2
+
+
+def test_only_files_named_as_kept_rows_count_and_a_rank_discards_only_its_own(tmp_path):
+    folder = tmp_path / pending.FOLDER
+    pending.keep(pending.path_for(tmp_path, "tasks", 0, 1), [(TABLE, rows("rope", 16))])
+    pending.keep(pending.path_for(tmp_path, "tasks", 0, 2), [(TABLE, rows("alibi", 16))])
+    (folder / "notes.json").write_text("{}")  # not pe-bench's: never read, merged or removed
+    assert not pending.is_kept_name("notes.json") and pending.is_kept_name("tasks-phase0-rank1.json")
+    pending.discard(tmp_path, 2)  # rank 2 of a folder no rank 0 reads: its old rows go
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.json", "tasks-phase0-rank1.json"]
+    assert pending.merge(tmp_path, SCHEMAS) == 1
+    assert [p.name for p in folder.iterdir()] == ["notes.json"]
+    assert read_table(tmp_path / "toy.csv", TABLE)["encoding"].tolist() == ["rope"]
+
+
+def test_a_pending_that_is_no_folder_or_holds_a_broken_file_is_refused_before_any_work(tmp_path):
+    pending.check(tmp_path, SCHEMAS)  # none yet: fine
+    (tmp_path / pending.FOLDER).write_text("mine")
+    with pytest.raises(InputError, match="pending is not a folder"):
+        pending.check(tmp_path, SCHEMAS)
+    (tmp_path / pending.FOLDER).unlink()
+    pending.path_for(tmp_path, "tasks", 0, 1).parent.mkdir()
+    pending.path_for(tmp_path, "tasks", 0, 1).write_text('{"table": "toy"}')
+    with pytest.raises(InputError, match="holds no rows pe-bench kept"):
+        pending.check(tmp_path, SCHEMAS)
 
 
 def test_a_file_that_holds_no_kept_rows_is_refused_before_any_table_changes(tmp_path):

@@ -115,7 +115,8 @@ def test_rows_a_cut_off_sweeps_other_rank_kept_are_written_before_resume_looks(r
     assert MEASURED == ["nope", "rope"]  # alibi's row was there once the kept rows were written: not measured
     assert pd.read_csv(tmp_path / "toy.csv").set_index("encoding").loc["alibi", "value"] == 7.0
     assert not (tmp_path / pending.FOLDER).exists()
-    assert any("1 rows that a cut-off sweep's other ranks had finished" in notice for notice in told.notices)
+    assert any("rows that a cut-off sweep's other ranks had finished are now in the tables: 1" in notice
+               for notice in told.notices)
 
 
 class Told(Reporter):

@@ -19,7 +19,7 @@ from pe_bench.runtime import make_runtime
 from pe_bench.training import DIVERGED, Snapshots, TrainConfig, train
 
 CONFIG = preset("tiny")
-TRAIN = TrainConfig(train_len=16, steps=12, batch_size=2, lr=3e-3, warmup=2, seed=3, log_every=2)
+TRAIN = TrainConfig(train_len=16, steps=8, batch_size=2, lr=3e-3, warmup=2, seed=3, log_every=2)
 DATA = torch.randint(0, 256, (4000,), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
 RUNTIME = make_runtime("cpu")
 
@@ -64,7 +64,7 @@ def test_a_run_cut_off_goes_on_from_its_last_state_to_the_weights_of_a_run_never
     again = build_model(encoding, CONFIG, seed=2)  # other weights, overwritten by the kept ones
     seen.clear()
     result = train(again, DATA, TRAIN, RUNTIME, sampler=sampler, on_step=cut_at(0, seen), snapshots=snapshots)
-    assert seen == list(range(7, 13))  # went on from step 6
+    assert seen == [7, 8]  # went on from step 6
     assert len(result.curve) == len(expected.curve)
     assert result.curve == [{**point, "tokens_per_s": mine["tokens_per_s"]}
                             for point, mine in zip(expected.curve, result.curve)]  # the same losses, step by step
@@ -81,8 +81,8 @@ def test_states_are_kept_at_logged_steps_but_the_last_and_count_the_seconds_of_e
         train(build_model("rope", CONFIG, seed=1), DATA, TRAIN, RUNTIME, on_step=cut_at(5, []), snapshots=snapshots)
     before = kept[-1]["seconds"]
     result = train(build_model("rope", CONFIG, seed=1), DATA, TRAIN, RUNTIME, snapshots=snapshots)
-    assert [state["step"] for state in kept] == [2, 4, 6, 8, 10]  # the last step's state would be the checkpoint
-    assert before < kept[2]["seconds"] < kept[-1]["seconds"] < result.seconds  # time goes on across the cut
+    assert [state["step"] for state in kept] == [2, 4, 6]  # the last step's state would be the checkpoint
+    assert before < kept[-1]["seconds"] < result.seconds  # time goes on across the cut
 
 
 def test_a_run_that_diverges_discards_its_state_and_a_long_interval_keeps_none():
@@ -180,8 +180,8 @@ def test_every_suite_that_trains_keeps_its_state_beside_its_checkpoint(tmp_path,
         monkeypatch.setattr(module, "train", train_and_look)
     corpus = Corpus("toy", 1, len(DATA), "c", DATA, DATA[:100])
     for retrain in (False, True):
-        lm.trained_model("rope", SUITES["extrapolation"].settings("tiny", steps=20, retrain=retrain), 0, corpus, ctx)
-        tasks.trained_model("alibi", "copy", False, 0, SUITES["tasks"].settings("tiny", steps=20, retrain=retrain), ctx)
+        lm.trained_model("rope", SUITES["extrapolation"].settings("tiny", steps=11, retrain=retrain), 0, corpus, ctx)
+        tasks.trained_model("alibi", "copy", False, 0, SUITES["tasks"].settings("tiny", steps=11, retrain=retrain), ctx)
     assert [[name.split("-")[0] for name in names] for names in partials] == [["rope"], ["alibi"]] * 2  # kept part-way
     assert list((tmp_path / "checkpoints").glob("*.partial.pt")) == []  # and removed with the checkpoint's save
     assert [kw["fresh"] for kw in made] == [False, False, True, True]  # --retrain: from step 0

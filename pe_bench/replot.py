@@ -20,7 +20,8 @@ from pe_bench.errors import InputError
 from pe_bench.figures import FORMATS, NothingToPlot, PlotReport, draw_figures
 from pe_bench.results import manifest
 from pe_bench.results.folder import check_writable_folder, claim, is_owned, locked
-from pe_bench.runner import check_figures_folder, figure_specs, load_tables, selected_tables, write_summary
+from pe_bench.results.files import check_subfolder
+from pe_bench.runner import figure_specs, load_tables, selected_tables, write_summary
 from pe_bench.suites import SUITES, all_schemas
 
 
@@ -61,7 +62,7 @@ def plot_results(results: Path, out: Path | None = None, fmt: str = "png") -> Re
     owned = is_owned(results)
     if out is None and owned:
         out = results / "plots"  # the figures of a pe-bench folder are pe-bench's
-        check_figures_folder(out)
+        check_subfolder(out, "its figures")
     else:
         flag = "plot folder" if out is None else "--out"
         out = results / "plots" if out is None else Path(out)

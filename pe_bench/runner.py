@@ -40,7 +40,7 @@ from pe_bench.options import check_seed
 from pe_bench.progress import Progress
 from pe_bench.ranks import batches, from_main, work_alongside
 from pe_bench.results import manifest, pending
-from pe_bench.results.files import remove_stale_temporaries
+from pe_bench.results.files import check_subfolder, remove_stale_temporaries
 from pe_bench.results.folder import check_writable_folder, claim, locked
 from pe_bench.results.summary import SummaryPart, run_notes, write_report
 from pe_bench.results.tables import key_text, read_table, upsert
@@ -119,7 +119,7 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
         check_writable_folder(tensorboard, "--tensorboard")
     check_writable_folder(out)
     load_tables(out)  # every table a run reads or rewrites (the summary reads them all) must be valid
-    check_figures_folder(out / "plots")
+    check_subfolder(out / "plots", "its figures")
     pending.check(out, all_schemas())  # the rows a cut-off sweep's other ranks kept: written first (execute)
     for suite in chosen:
         suite.check_encodings(encodings, settings[suite.name])
@@ -132,15 +132,6 @@ def plan(encodings: tuple[str, ...], suites: tuple[str, ...], preset: str, runti
     busy = busy_notice(machine_load()) if runtime.world.is_main else None  # before any work of ours
     return Plan(encodings, settings, runtime, out, preset, seed, resume, notices=[n for n in (busy, notice) if n],
                 tensorboard=tensorboard)
-
-
-def check_figures_folder(plots: Path) -> None:
-    """``<out>/plots`` must be a real folder of the results folder (or not exist yet): never a file,
-    and never a symbolic link, which would send figures into a folder pe-bench does not own."""
-    if plots.is_symlink():
-        raise InputError(f"{plots} is a symbolic link; pe-bench draws its figures into a folder of its own there")
-    if plots.exists() and not plots.is_dir():
-        raise InputError(f"{plots} is a file; pe-bench draws its figures into that folder")
 
 
 def load_tables(out: Path) -> dict[str, pd.DataFrame]:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from pe_bench.errors import OutputError
+from pe_bench.errors import InputError, OutputError
 
 #: the subfolders of a results folder that pe-bench writes into atomically
 SUBFOLDERS = ("plots", "checkpoints", "pending")
@@ -108,6 +108,15 @@ def write_atomic(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+
+
+def check_subfolder(path: Path, holds: str) -> None:
+    """Before any work: a subfolder pe-bench writes into (``SUBFOLDERS``) is a real folder or does not exist yet:
+    never a file, and never a symbolic link, which would send ``holds`` into a folder pe-bench does not own."""
+    if path.is_symlink():
+        raise InputError(f"{path} is a symbolic link; pe-bench keeps {holds} in a folder of its own there")
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path} is not a folder; pe-bench keeps {holds} there: move it away or give another --out")
 
 
 def _pid_is_running(pid: int) -> bool:

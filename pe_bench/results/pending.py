@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from pe_bench.errors import InputError
-from pe_bench.results.files import write_atomic
+from pe_bench.results.files import check_subfolder, write_atomic
 from pe_bench.results.schema import Schema
 from pe_bench.results.tables import upsert
 
@@ -55,9 +55,7 @@ def check(out: Path, schemas: dict[str, Schema]) -> None:
     """Before any work: ``out/pending`` is a folder (or absent), so that another rank can keep its rows there,
     and every file a cut-off run left in it holds rows that ``merge`` can write (``schemas``: every table by name)."""
     folder = Path(out) / FOLDER
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        raise InputError(f"{folder} is not a folder; pe-bench keeps the rows of a sweep's other ranks there until "
-                         f"they are written: move it away or give another --out")
+    check_subfolder(folder, "the rows a sweep's other ranks finished until rank 0 writes them")
     for path in _kept_files(folder):
         _read(path, schemas)
 

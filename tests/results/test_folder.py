@@ -69,7 +69,7 @@ def test_plots_being_a_file_is_found_before_any_work(tmp_path):
     claim(tmp_path)
     (tmp_path / "plots").write_text("not a folder")
     result = invoke("compare", "--encodings", "rope", *FAST[:-1], "--out", str(tmp_path))
-    assert result.exit_code == 2 and "plots is a file" in result.output
+    assert result.exit_code == 2 and "plots is not a folder; pe-bench keeps its figures there" in result.output
     assert not (tmp_path / "speed.csv").exists()
 
 

@@ -66,7 +66,7 @@ def test_only_files_named_as_kept_rows_count_and_a_rank_discards_only_its_own(tm
 def test_a_pending_that_is_no_folder_or_holds_a_broken_file_is_refused_before_any_work(tmp_path):
     pending.check(tmp_path, SCHEMAS)  # none yet: fine
     (tmp_path / pending.FOLDER).write_text("mine")
-    with pytest.raises(InputError, match="pending is not a folder"):
+    with pytest.raises(InputError, match="pending is not a folder; pe-bench keeps the rows"):
         pending.check(tmp_path, SCHEMAS)
     (tmp_path / pending.FOLDER).unlink()
     pending.path_for(tmp_path, "tasks", 0, 1).parent.mkdir()

@@ -79,10 +79,9 @@ def snapshots(path: Path, ident: dict, fresh: bool = False, every_s: float | Non
             partial.unlink(missing_ok=True)
             return None
         try:
-            with paths.open_regular(partial) as f:
-                payload = torch.load(f, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile,
-                ValueError):
+            with _open(partial) as f:
+                payload = _load_payload(partial, f)
+        except (InputError, OSError):  # missing, unreadable, corrupt: as if none had been kept
             return None
         return payload["state"] if isinstance(payload, dict) and payload.get("key") == key_of(ident) else None
 

@@ -8,6 +8,7 @@ variant at scale 1 is plain RoPE; tests build it at a scale where it differs).
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 import torch
@@ -21,6 +22,12 @@ ALL_ENCODINGS = list(ENCODINGS)  # variants included
 BASE_ENCODINGS = list(base_encodings())
 ALL_BACKENDS = list(BACKENDS)
 ALL_SUITES = list(SUITES)
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist runs one worker per core: each on one thread, and so the processes a test starts,
+    # or the workers would share each core between 2 threads and be slower than 1 worker alone
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 
 def tiny_model(name: str, **overrides: object) -> Transformer:

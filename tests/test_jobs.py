@@ -25,7 +25,7 @@ from pe_bench.distributed import World
 from pe_bench.runtime import make_runtime
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMEOUT_S = 180
+TIMEOUT_S = 360  # 19 s alone; 78 s measured beside another test worker on 2 cores
 
 
 @pytest.mark.parametrize("args, expected", [

@@ -150,20 +150,21 @@ def _quoted(command: list[str] | None) -> str:
 
 
 def execute(run_plan: Plan, progress: Progress | None = None, command: list[str] | None = None,
-            on_wait: Callable[[str], None] = lambda message: None) -> dict[str, pd.DataFrame]:
+            tell: Callable[[str], None] = lambda message: None) -> dict[str, pd.DataFrame]:
     """Run the plan's suites; every batch of rows is merged into its table as soon as it exists.
 
     Returns this run's rows, by table name; if interrupted, the batches saved stay and the manifest
-    says so. The folder is claimed and locked while it writes (results/folder.py; ``on_wait``).
+    says so. The folder is claimed and locked while it writes (results/folder.py). ``tell`` shows the user,
+    as it happens, what a run waits for (another run's lock) and what it found (rows a cut-off sweep kept).
     """
     if not run_plan.runtime.world.is_main:  # under torchrun: its share of the work, writing nothing (ranks.py)
         return work_alongside(run_plan.suites, run_plan.encodings, RunContext(run_plan.runtime, run_plan.out))
     claim(run_plan.out)
-    with locked(run_plan.out, _quoted(command), on_wait):
+    with locked(run_plan.out, _quoted(command), tell):
         remove_stale_temporaries(run_plan.out)  # left by a run that was killed (its pid is gone)
-        kept = pending.merge(run_plan.out, all_schemas())  # rows another rank of a sweep cut off had finished
-        _notice(run_plan, f"rows that a cut-off sweep's other ranks had finished are now in the tables: {kept} "
-                          f"(from {run_plan.out / pending.FOLDER}/)" if kept else None)
+        if kept := pending.merge(run_plan.out, all_schemas()):  # rows another rank of a sweep cut off had finished
+            tell(f"rows that a cut-off sweep's other ranks had finished are now in the tables: {kept} "
+                 f"(from {run_plan.out / pending.FOLDER}/)")
         rows = _execute(run_plan, progress, command)
         pending.remove_if_empty(run_plan.out)  # every phase has ended: no other rank writes there now
         return rows
@@ -251,10 +252,10 @@ def selected_tables(out: Path, encodings: Iterable[str], chosen: dict[str, dict[
 
 
 def finish(run_plan: Plan, draw_plots: bool = True, command: list[str] | None = None,
-           on_wait: Callable[[str], None] = lambda message: None) -> Finished:
+           tell: Callable[[str], None] = lambda message: None) -> Finished:
     """Each suite's table and the summary from the saved tables; summary.md/.csv; the figures."""
     claim(run_plan.out)
-    with locked(run_plan.out, _quoted(command), on_wait):
+    with locked(run_plan.out, _quoted(command), tell):
         return _finish(run_plan, draw_plots, command)
 
 

@@ -122,7 +122,7 @@ def run(encodings: Sequence[str] | str = "all", suites: Sequence[str] | str = "a
         bars = reporter.progress(len(run_plan.suites)) if world.is_main else nullcontext(Progress())
         try:
             with bars as progress:
-                execute(run_plan, progress, command=command, on_wait=reporter.notice)
+                execute(run_plan, progress, command=command, tell=reporter.notice)
         except (InputError, OutputError) as e:
             if world.is_main:
                 raise
@@ -140,7 +140,7 @@ def run(encodings: Sequence[str] | str = "all", suites: Sequence[str] | str = "a
         if not world.is_main:
             return None
         try:
-            done = finish(run_plan, draw_plots=plots, command=command, on_wait=reporter.notice)
+            done = finish(run_plan, draw_plots=plots, command=command, tell=reporter.notice)
         except KeyboardInterrupt as e:
             raise InterruptedWhileReporting(exit_code(e)) from e
         for text in run_plan.notices[shown:]:  # a manifest that went corrupt while the run wrote

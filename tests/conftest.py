@@ -23,6 +23,27 @@ BASE_ENCODINGS = list(base_encodings())
 ALL_BACKENDS = list(BACKENDS)
 ALL_SUITES = list(SUITES)
 
+MAX_WORKERS = 8  # past this the largest module (a tiny compare over every suite) sets the time; each worker holds torch
+
+
+def usable_cores() -> int:
+    """The cores this process may use: its CPU affinity, and a cgroup's CPU quota where one is set
+    (a container limited to 2 CPUs on a 64-core host sees 64 in its affinity)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
+def pytest_xdist_auto_num_workers(config) -> int:  # noqa: ANN001
+    """``-n auto`` (pyproject.toml): one worker per usable core, at most MAX_WORKERS."""
+    return min(usable_cores(), MAX_WORKERS)
+
+
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # pytest-xdist runs one worker per core: each on one thread, and so the processes a test starts,
     # or the workers would share each core between 2 threads and be slower than 1 worker alone

@@ -72,7 +72,7 @@ def test_jobs_2_trains_every_encoding_and_records_the_command_typed(tmp_path):
     out = tmp_path / "results"
     command = [sys.executable, "-m", "pe_bench", "compare", "--preset", "tiny", "--suite", "speed,kvcache,tasks",
                "--encodings", "rope,nope,alibi", "--tasks", "copy", "--seq-lens", "16", "--backends", "eager",
-               "--jobs", "2", "--no-plots", "--out", str(out)]
+               "--threads", "2", "--jobs", "2", "--no-plots", "--out", str(out)]  # two cores of however many there are
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT_S)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -163,14 +163,15 @@ def execute(run_plan: Plan, progress: Progress | None = None, command: list[str]
     with locked(run_plan.out, _quoted(command), tell):
         remove_stale_temporaries(run_plan.out)  # left by a run that was killed (its pid is gone)
         if kept := pending.merge(run_plan.out, all_schemas()):  # rows another rank of a sweep cut off had finished
-            tell(f"rows that a cut-off sweep's other ranks had finished are now in the tables: {kept} "
+            tell(f"rows that a cut-off sweep's other ranks had finished are now in the tables: {sum(kept.values())} "
                  f"(from {run_plan.out / pending.FOLDER}/)")
-        rows = _execute(run_plan, progress, command)
+        rows = _execute(run_plan, progress, command, merged=kept)
         pending.remove_if_empty(run_plan.out)  # every phase has ended: no other rank writes there now
         return rows
 
 
-def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | None) -> dict[str, pd.DataFrame]:
+def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | None,
+             merged: dict[str, int]) -> dict[str, pd.DataFrame]:
     progress = progress or Progress()
     out = run_plan.out
     records = {k: v for name, settings in run_plan.suites.items() for k, v in SUITES[name].record(settings).items()}
@@ -178,6 +179,7 @@ def _execute(run_plan: Plan, progress: Progress | None, command: list[str] | Non
     records["encoding_sources"] = {name: ORIGINS[name].record() for name in run_plan.encodings
                                    if ORIGINS[name] is not BUILT_IN}
     records["selects"] = selections(run_plan)  # which rows its summary shows: plot rewrites it from them
+    records["rows_merged"] = merged  # by table: rows a cut-off sweep's other ranks measured, written by this run
     entry = manifest.new_entry(encodings=run_plan.encodings, suites=run_plan.suites, preset=run_plan.preset,
                                runtime_record=run_plan.runtime.record(), seed=run_plan.seed, resume=run_plan.resume,
                                command=command, **run_plan.runtime.world.record(), **records)

@@ -111,16 +111,16 @@ def _read(path: Path, schemas: dict[str, Schema]) -> list[Batch]:
                          f"results folder (it is the rows of one rank of a sweep that was cut off)") from e
 
 
-def merge(out: Path, schemas: dict[str, Schema]) -> int:
+def merge(out: Path, schemas: dict[str, Schema]) -> dict[str, int]:
     """Write the rows of every file a run cut off left in ``out/pending/`` into their tables, then remove the
-    files; the number of rows written. ``schemas``: every table by name."""
+    files; the rows written, by table (none: empty). ``schemas``: every table by name."""
     folder = Path(out) / FOLDER
     found = [(path, _read(path, schemas)) for path in _kept_files(folder)]  # every file read before any table changes
-    written = 0
+    written: dict[str, int] = {}
     for path, batches in found:
         for schema, rows in batches:
             upsert(out, schema, rows)
-            written += len(rows)
+            written[schema.name] = written.get(schema.name, 0) + len(rows)
         path.unlink()
     remove_if_empty(out)
-    return written
+    return {name: n for name, n in written.items() if n}

@@ -24,13 +24,13 @@ def test_kept_rows_are_merged_into_their_table_and_the_files_removed(tmp_path):
     pending.keep(pending.path_for(tmp_path, "extrapolation", 0, 1), [(TABLE, rows("alibi", 16, 32))])
     pending.keep(pending.path_for(tmp_path, "extrapolation", 1, 3),
                  [(TABLE, [TABLE.row(encoding="nope", seq_len=16, supported=False, note="why")])])
-    assert pending.merge(tmp_path, SCHEMAS) == 3
+    assert pending.merge(tmp_path, SCHEMAS) == {"toy": 3}
     table = read_table(tmp_path / "toy.csv", TABLE).set_index(["encoding", "seq_len"])
     assert len(table) == 4 and table.loc[("alibi", 16), "ppl"] == 4.0  # the kept row replaced the old one
     assert table.loc[("alibi", 32), "ppl"] == 8.0 and table.loc[("rope", 16), "ppl"] == 4.0
     assert math.isnan(table.loc[("nope", 16), "ppl"]) and not table.loc[("nope", 16), "supported"]
     assert not (tmp_path / pending.FOLDER).exists()
-    assert pending.merge(tmp_path, SCHEMAS) == 0  # nothing left: a second run merges nothing
+    assert pending.merge(tmp_path, SCHEMAS) == {}  # nothing left: a second run merges nothing
 
 
 def test_keeping_again_rewrites_the_whole_phase_and_forget_removes_only_that_phase(tmp_path):
@@ -47,7 +47,7 @@ def test_keeping_again_rewrites_the_whole_phase_and_forget_removes_only_that_pha
     pending.remove_if_empty(tmp_path)  # the run's end: nobody else writes there then
     assert not (tmp_path / pending.FOLDER).exists()
     pending.keep(first, [(TABLE, rows("rope", 16)), (TABLE, rows("rope", 32))])
-    assert pending.merge(tmp_path, SCHEMAS) == 2
+    assert pending.merge(tmp_path, SCHEMAS) == {"toy": 2}
 
 
 def test_only_files_named_as_kept_rows_count_and_a_rank_discards_only_its_own(tmp_path):
@@ -58,7 +58,7 @@ def test_only_files_named_as_kept_rows_count_and_a_rank_discards_only_its_own(tm
     assert not pending.is_kept_name("notes.json") and pending.is_kept_name("tasks-phase0-rank1.json")
     pending.discard(tmp_path, 2)  # rank 2 of a folder no rank 0 reads: its old rows go
     assert sorted(p.name for p in folder.iterdir()) == ["notes.json", "tasks-phase0-rank1.json"]
-    assert pending.merge(tmp_path, SCHEMAS) == 1
+    assert pending.merge(tmp_path, SCHEMAS) == {"toy": 1}
     assert [p.name for p in folder.iterdir()] == ["notes.json"]
     assert read_table(tmp_path / "toy.csv", TABLE)["encoding"].tolist() == ["rope"]
 

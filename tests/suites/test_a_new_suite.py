@@ -2,6 +2,7 @@
 the report, the figures, --resume and ``pe_bench.run`` pick it up unchanged. The toy suite below
 is everything such a folder declares."""
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -119,6 +120,8 @@ def test_rows_a_cut_off_sweeps_other_rank_kept_are_written_before_resume_looks(r
     merged = [measured for notice, measured in told.notices
               if "rows that a cut-off sweep's other ranks had finished are now in the tables: 1" in notice]
     assert merged == [[]]  # told once, as it happened: before the run measured anything
+    run = json.loads((tmp_path / "manifest.json").read_text())["runs"][-1]
+    assert run["rows_merged"] == {"toy": 1} and run["rows_written"] == {"toy": 1}  # alibi merged; xpos measured
 
 
 class Told(Reporter):

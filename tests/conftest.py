@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -23,7 +24,7 @@ BASE_ENCODINGS = list(base_encodings())
 ALL_BACKENDS = list(BACKENDS)
 ALL_SUITES = list(SUITES)
 
-MAX_WORKERS = 8  # past this the largest module (a tiny compare over every suite) sets the time; each worker holds torch
+MAX_WORKERS = 8  # a cap on a large machine: each worker imports torch and runs its own modules' models (2 measured here)
 
 
 def usable_cores() -> int:
@@ -31,7 +32,7 @@ def usable_cores() -> int:
     (a container limited to 2 CPUs on a 64-core host sees 64 in its affinity)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
-        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
         if quota != "max":
             cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
     except (OSError, ValueError):
